@@ -1,0 +1,10 @@
+"""ifexplorer: exact influence functions of wide two-layer ReLU networks in the NTK regime."""
+from .device import InsufficientMemoryError, device_label, resolve_device
+from .influence import ErrorBounds, NTKInfluence, TopInfluences, top_influences
+from .kernels import ntk_two_layer
+
+__all__ = [
+    "NTKInfluence", "TopInfluences", "ErrorBounds", "top_influences", "ntk_two_layer",
+    "InsufficientMemoryError", "device_label", "resolve_device",
+]
+__version__ = "0.1.0"
