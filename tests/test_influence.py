@@ -1,0 +1,204 @@
+import numpy as np
+import pytest
+import torch
+
+from ifexplorer import InsufficientMemoryError, NTKInfluence, top_influences
+from ifexplorer.kernels import ntk_two_layer
+from reference import brute_force_loo, krr_fit, ntk_reference, random_unit_rows
+
+LAMBDAS = [1e-4, 1e-2, 1.0, 10.0]
+
+
+def _problem(n=40, m=6, d=5, C=None, seed=0):
+    rng = np.random.default_rng(seed)
+    X, Xt = random_unit_rows(rng, n, d), random_unit_rows(rng, m, d)
+    if C is None:
+        y, yt = np.sign(X[:, 0] + 0.3 * rng.normal(size=n)), np.sign(Xt[:, 0])
+    else:
+        y, yt = np.eye(C)[rng.integers(0, C, n)], np.eye(C)[rng.integers(0, C, m)]
+    return X, y, Xt, yt
+
+
+def _rel(a, b):
+    return np.max(np.abs(a - b)) / np.max(np.abs(b))
+
+
+@pytest.mark.parametrize("lam", LAMBDAS)
+@pytest.mark.parametrize("C", [None, 3])
+def test_influence_and_loo_equal_brute_force_refits(lam, C):
+    X, y, Xt, yt = _problem(C=C, seed=int(lam * 1e4) % 7)
+    model = NTKInfluence(reg=lam).fit(X, y)
+    H, K = ntk_reference(X, X), ntk_reference(Xt, X)
+    np.fill_diagonal(H, 0.5)
+    f = K @ krr_fit(H, y, lam)
+    loo = brute_force_loo(H, K, y, lam)
+    assert _rel(model.predict(Xt), f) < 1e-10
+    assert _rel(model.loo_predictions(Xt), loo) < 1e-8
+    loss = lambda pred, target: 0.5 * np.sum(np.reshape((pred - target) ** 2, pred.shape[:2] + (-1,)), axis=-1)
+    brute_infl = loss(loo, yt[:, None]) - (0.5 * np.sum(np.reshape((f - yt) ** 2, (len(yt), -1)), axis=1))[:, None]
+    assert _rel(model.influence(Xt, yt), brute_infl) < 1e-8
+
+
+def test_self_influence_loo_residuals_complexity_against_brute_force():
+    X, y, _, _ = _problem(n=30, C=2, seed=4)
+    lam = 0.05
+    model = NTKInfluence(reg=lam).fit(X, y)
+    H = ntk_reference(X, X)
+    np.fill_diagonal(H, 0.5)
+    alpha = krr_fit(H, y, lam)
+    full_norm = np.sum(y * alpha)
+    f_train = H @ alpha
+    for i in range(len(X)):
+        keep = np.arange(len(X)) != i
+        a_i = krr_fit(H[np.ix_(keep, keep)], y[keep], lam)
+        f_loo_i = H[i, keep] @ a_i
+        np.testing.assert_allclose(model.loo_residuals()[i], y[i] - f_loo_i, rtol=1e-9, atol=1e-12)
+        self_infl = 0.5 * np.sum((f_loo_i - y[i]) ** 2) - 0.5 * np.sum((f_train[i] - y[i]) ** 2)
+        np.testing.assert_allclose(model.self_influence()[i], self_infl, rtol=1e-9)
+        np.testing.assert_allclose(model.complexity()[i], full_norm - np.sum(y[keep] * a_i), rtol=1e-9)
+        s2 = H[i, i] - H[i, keep] @ np.linalg.solve(H[np.ix_(keep, keep)] + lam * np.eye(len(X) - 1), H[keep, i])
+        np.testing.assert_allclose(model.posterior_variance()[i], s2, rtol=1e-9)
+    assert np.all(model.self_influence() >= 0)
+    np.testing.assert_allclose(model.train_predictions(), f_train, rtol=1e-10, atol=1e-12)
+
+
+def test_ihvp_error_is_leverage_and_within_theorem3_bounds():
+    X, y, _, _ = _problem(n=50, seed=5)
+    lam = 0.01
+    model = NTKInfluence(reg=lam).fit(X, y)
+    H = ntk_reference(X, X)
+    np.fill_diagonal(H, 0.5)
+    Q = np.linalg.inv(H + lam * np.eye(50))
+    np.testing.assert_allclose(model.ihvp_error(), np.diag(H @ Q), rtol=1e-9)
+    np.testing.assert_allclose(model.ihvp_error(), 1 - lam * np.diag(Q), rtol=1e-9)
+    bounds = model.ihvp_error_bounds()
+    eig = np.linalg.eigvalsh(H)
+    np.testing.assert_allclose([bounds.eigenvalue_min, bounds.eigenvalue_max], [eig[0], eig[-1]], rtol=1e-9)
+    e = model.ihvp_error()
+    assert np.all(e >= bounds.lower - 1e-12) and np.all(e <= bounds.upper + 1e-12)
+    assert model.kernel_spectrum() == pytest.approx((eig[0], eig[-1]), rel=1e-9)
+
+
+def _feature_map(W, a):
+    """Jacobian rows of a finite two-layer net w.r.t. W, by autograd: φ(x) (m, width·d)."""
+    def f(Wflat, x):
+        return (a * torch.relu(Wflat.reshape(W.shape) @ x)).sum() / np.sqrt(W.shape[0])
+
+    grad = torch.func.vmap(torch.func.grad(f), in_dims=(None, 0))
+    return lambda X: grad(W.flatten(), X)
+
+
+def test_ihvp_equals_literal_parameter_space_newton_step():
+    rng = np.random.default_rng(6)
+    X, Xt = random_unit_rows(rng, 20, 4), random_unit_rows(rng, 5, 4)
+    y, yt = np.sign(rng.normal(size=20)), np.sign(rng.normal(size=5))
+    W, a = torch.as_tensor(rng.normal(size=(6, 4))), torch.as_tensor(rng.choice([-1.0, 1.0], size=6))
+    phi = _feature_map(W, a)
+    lam = 0.1
+    kernel = lambda X1, X2: phi(X1) @ phi(X1 if X2 is None else X2).T
+    model = NTKInfluence(reg=lam, kernel=kernel).fit(X, y)
+
+    J, Jt = phi(torch.as_tensor(X)).numpy(), phi(torch.as_tensor(Xt)).numpy()  # (n, p), (m, p)
+    hess = J.T @ J + lam * np.eye(J.shape[1])  # Hessian of ½Σ(f−y)² + λ/2‖θ‖², explicit
+    theta = np.linalg.solve(hess, J.T @ y)
+    f_train, f_test = J @ theta, Jt @ theta
+    np.testing.assert_allclose(model.predict(Xt), f_test, rtol=1e-10)
+    # Removing i: θ₋ᵢ ≈ θ + Hess⁻¹ ∇ℓ_i, ∇ℓ_i = J_i (f_i − y_i)
+    delta_theta = np.linalg.solve(hess, J.T * (f_train - y))  # (p, n)
+    delta_f = Jt @ delta_theta  # (m, n)
+    ihvp_literal = (f_test - yt)[:, None] * delta_f
+    np.testing.assert_allclose(model.ihvp_influence(Xt, yt), ihvp_literal, rtol=1e-8, atol=1e-12)
+    exact_change = model.loo_predictions(Xt) - f_test[:, None]
+    np.testing.assert_allclose(delta_f / exact_change, np.broadcast_to(1 - model.ihvp_error(), delta_f.shape), rtol=1e-7)
+
+
+def test_top_influences_split_and_order():
+    X, y, Xt, yt = _problem(n=60, seed=7)
+    model = NTKInfluence(reg=0.01).fit(X, y)
+    row = model.influence(Xt[:1], yt[:1])[0]
+    top = model.top_influences(Xt[0], yt[0], k=5)
+    assert np.array_equal(top.helpful, np.argsort(-row)[:5]) and np.all(top.helpful_scores > 0)
+    assert np.array_equal(top.harmful, np.argsort(row)[:5]) and np.all(top.harmful_scores < 0)
+    only_positive = top_influences(np.array([3.0, 1.0, 2.0]), k=2)
+    assert list(only_positive.helpful) == [0, 2] and len(only_positive.harmful) == 0
+
+
+def test_accepts_torch_inputs_and_returns_numpy():
+    X, y, Xt, yt = _problem(seed=8)
+    a = NTKInfluence(reg=0.1).fit(torch.as_tensor(X), torch.as_tensor(y)).influence(torch.as_tensor(Xt), yt)
+    b = NTKInfluence(reg=0.1).fit(X, y).influence(Xt, yt)
+    assert isinstance(a, np.ndarray)
+    np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("reg", [0, -1, float("nan"), "x"])
+def test_bad_reg(reg):
+    X, y, _, _ = _problem()
+    with pytest.raises(ValueError, match="reg"):
+        NTKInfluence(reg=reg).fit(X, y)
+
+
+def test_bad_inputs_give_clear_errors():
+    X, y, Xt, yt = _problem()
+    with pytest.raises(ValueError, match="rows but the inputs have"):
+        NTKInfluence().fit(X, y[:-1])
+    with pytest.raises(ValueError, match="2-D"):
+        NTKInfluence().fit(X[None], y)
+    bad = X.copy(); bad[3, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN or inf.*row 3"):
+        NTKInfluence().fit(bad, y)
+    zero = X.copy(); zero[5] = 0
+    with pytest.raises(ValueError, match="all-zero row.*row 5"):
+        NTKInfluence().fit(zero, y)
+    with pytest.raises(ValueError, match="at least 2"):
+        NTKInfluence().fit(X[:1], y[:1])
+    with pytest.raises(ValueError, match="device"):
+        NTKInfluence(device="tpu").fit(X, y)
+    with pytest.raises(ValueError, match="not fitted"):
+        NTKInfluence().predict(Xt)
+    model = NTKInfluence().fit(X, y)
+    with pytest.raises(ValueError, match="features"):
+        model.predict(Xt[:, :3])
+    with pytest.raises(ValueError, match="output"):
+        model.influence(Xt, np.eye(2)[np.zeros(len(Xt), dtype=int)])
+    with pytest.raises(ValueError, match="numeric"):
+        model.predict([["a", "b", "c", "d", "e"]])
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CUDA-absent message")
+def test_cuda_requested_without_cuda_and_float32_on_cpu():
+    X, y, _, _ = _problem()
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        NTKInfluence(device="cuda").fit(X, y)
+    with pytest.raises(ValueError, match="float32"):
+        NTKInfluence(dtype="float32", device="cpu").fit(X, y)
+
+
+def test_memory_is_checked_before_allocating(monkeypatch):
+    import ifexplorer.device as dev
+
+    monkeypatch.setattr(dev, "available_bytes", lambda device: 10_000)
+    X, y, _, _ = _problem()
+    with pytest.raises(InsufficientMemoryError, match=r"needs about .* but only .* is free"):
+        NTKInfluence().fit(X, y)
+    assert NTKInfluence().estimate_fit_bytes(20000, 784) > 9e9  # 3 n² float64 alone is 9.6 GB
+
+
+def test_singular_kernel_reports_lambda_advice():
+    X = np.tile(random_unit_rows(np.random.default_rng(9), 1, 3), (5, 1))
+    with pytest.raises(ValueError, match="increase λ"):
+        NTKInfluence(reg=1e-300).fit(X, np.ones(5))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_gpu_matches_cpu_and_float32_error_is_small():
+    X, y, Xt, yt = _problem(n=300, m=20, d=20, seed=10)
+    cpu = NTKInfluence(reg=0.1, device="cpu").fit(X, y).influence(Xt, yt)
+    gpu64 = NTKInfluence(reg=0.1, device="cuda").fit(X, y).influence(Xt, yt)
+    gpu32 = NTKInfluence(reg=0.1, device="cuda", dtype="float32").fit(X, y).influence(Xt, yt)
+    assert _rel(gpu64, cpu) < 1e-10
+    assert _rel(gpu32, cpu) < 1e-3
+    Xg = torch.as_tensor(X, device="cuda")
+    H64 = ntk_two_layer(Xg).cpu().numpy()
+    H32 = ntk_two_layer(Xg.float()).double().cpu().numpy()
+    assert np.linalg.norm(H32 - H64) / np.linalg.norm(H64) < 1e-5
