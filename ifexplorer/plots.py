@@ -1,0 +1,185 @@
+"""Pure plotly figure builders: arrays in, Figure out (no Streamlit, no model objects).
+
+Colours: helpful (I > 0) blue, harmful (I < 0) red, flipped labels orange.
+"""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+HELPFUL, HARMFUL, FLIPPED, GREY = "#2F6FDE", "#D1495B", "#F29E4C", "#8A8F98"
+_LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), height=320, template="plotly_white",
+               legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0))
+
+
+def _fig(title: str, xlabel: str, ylabel: str, **layout) -> go.Figure:
+    fig = go.Figure()
+    fig.update_layout(title=dict(text=title, font=dict(size=14)), xaxis_title=xlabel, yaxis_title=ylabel,
+                      **{**_LAYOUT, **layout})
+    return fig
+
+
+def _vec(a, name: str) -> np.ndarray:
+    a = np.asarray(a, dtype=np.float64).ravel()
+    if a.size == 0:
+        raise ValueError(f"{name} is empty")
+    return a
+
+
+def influence_histogram(scores, n_bins: int = 60) -> go.Figure:
+    """Histogram of one test point's influences (n,), helpful and harmful in their colours."""
+    s = _vec(scores, "scores")
+    fig = _fig("Influence of every training point on this test image", "influence I(i, x)", "training points",
+               barmode="overlay")
+    edges = np.histogram_bin_edges(s, bins=n_bins)
+    for mask, name, color in ((s > 0, "helpful (I > 0)", HELPFUL), (s <= 0, "harmful (I ≤ 0)", HARMFUL)):
+        counts, _ = np.histogram(s[mask], bins=edges)
+        fig.add_bar(x=0.5 * (edges[1:] + edges[:-1]), y=counts, width=np.diff(edges), name=name,
+                    marker_color=color)
+    fig.update_yaxes(type="log")
+    return fig
+
+
+def group_complexity_figure(complexity, mean_score) -> go.Figure:
+    """The paper's Figure 5: complexity C_G of groups 1..G ordered from most harmful to most helpful."""
+    c, m = _vec(complexity, "complexity"), _vec(mean_score, "mean_score")
+    if c.shape != m.shape:
+        raise ValueError(f"complexity {c.shape} and mean_score {m.shape} must have the same length")
+    groups = np.arange(1, len(c) + 1)
+    fig = _fig("Complexity of influence-ordered groups", "group (1 = most harmful … last = most helpful)",
+               "complexity C_G")
+    fig.add_bar(x=groups, y=c, marker_color=[HELPFUL if v > 0 else HARMFUL for v in m],
+                customdata=m, hovertemplate="group %{x}<br>C_G = %{y:.3g}<br>mean I = %{customdata:.2e}<extra></extra>")
+    fig.update_xaxes(tickmode="linear", dtick=1)
+    return fig
+
+
+def self_influence_figure(self_influence, flipped=None, top: int = 50) -> go.Figure:
+    """The `top` training points by self-influence (largest first), flipped labels in orange."""
+    s = _vec(self_influence, "self_influence")
+    order = np.argsort(-s, kind="stable")[:top]
+    flip = np.zeros(len(s), bool) if flipped is None else np.asarray(flipped, bool)
+    fig = _fig("Training points ranked by self-influence", "rank", "self-influence I(i, x_i)")
+    fig.add_bar(x=np.arange(1, len(order) + 1), y=s[order], customdata=order,
+                marker_color=[FLIPPED if flip[i] else GREY for i in order],
+                hovertemplate="rank %{x}: training #%{customdata}<br>%{y:.3g}<extra></extra>")
+    return fig
+
+
+def ihvp_scatter(exact, ihvp, indices=None) -> go.Figure:
+    """IHVP influence against exact influence, one marker per training point, with y = x drawn.
+    customdata holds the training index (for plotly selections)."""
+    x, y = _vec(exact, "exact"), _vec(ihvp, "ihvp")
+    if x.shape != y.shape:
+        raise ValueError(f"exact {x.shape} and ihvp {y.shape} must have the same length")
+    idx = np.arange(len(x)) if indices is None else np.asarray(indices)
+    lo, hi = float(min(x.min(), y.min())), float(max(x.max(), y.max()))
+    fig = _fig("IHVP estimate against exact influence", "exact influence (leave-one-out)", "IHVP influence",
+               height=380)
+    fig.add_scatter(x=[lo, hi], y=[lo, hi], mode="lines", name="identity y = x",
+                    line=dict(color=GREY, dash="dash"), hoverinfo="skip")
+    fig.add_scatter(x=x, y=y, mode="markers", name="training points", customdata=idx,
+                    marker=dict(color=HELPFUL, size=6, opacity=0.7),
+                    hovertemplate="training #%{customdata}<br>exact %{x:.3g}<br>IHVP %{y:.3g}<extra></extra>")
+    return fig
+
+
+def error_vs_reg_figure(regs, mean_error, median_error, lower, upper, current=None) -> go.Figure:
+    """The paper's Figure 2: IHVP error rate against λ (log axis) with Theorem 3's bounds."""
+    r = _vec(regs, "regs")
+    fig = _fig("IHVP error rate against λ", "λ", "error rate 1 − λQ_ii", height=360)
+    fig.add_scatter(x=r, y=_vec(mean_error, "mean_error"), mode="lines+markers", name="mean over points",
+                    line=dict(color=HELPFUL))
+    fig.add_scatter(x=r, y=_vec(median_error, "median_error"), mode="lines", name="median",
+                    line=dict(color=HELPFUL, dash="dot"))
+    fig.add_scatter(x=r, y=_vec(lower, "lower"), mode="lines", name="lower bound λmin/(λ+λmin)",
+                    line=dict(color=HARMFUL, dash="dash"))
+    fig.add_scatter(x=r, y=_vec(upper, "upper"), mode="lines", name="upper bound λmax/(λ+λmax)",
+                    line=dict(color=GREY, dash="dash"))
+    if current is not None:
+        fig.add_vline(x=float(current), line=dict(color=FLIPPED, width=2), annotation_text=f"λ = {current:g}")
+    fig.update_xaxes(type="log")
+    fig.update_yaxes(range=[0, 1.05])
+    return fig
+
+
+def error_vs_density_figure(log_density, error, bin_centers, bin_means, spearman: float,
+                            xlabel: str = "estimated log-density") -> go.Figure:
+    """The paper's Figure 3: each training point's error rate against its density, binned means on top.
+    customdata holds the training index."""
+    d, e = _vec(log_density, "log_density"), _vec(error, "error")
+    if d.shape != e.shape:
+        raise ValueError(f"log_density {d.shape} and error {e.shape} must have the same length")
+    fig = _fig(f"IHVP error rate against density (Spearman ρ = {spearman:.2f})", xlabel, "error rate 1 − λQ_ii",
+               height=380)
+    fig.add_scatter(x=d, y=e, mode="markers", name="training points", customdata=np.arange(len(d)),
+                    marker=dict(color=GREY, size=5, opacity=0.6),
+                    hovertemplate="training #%{customdata}<br>log-density %{x:.3g}<br>error %{y:.3f}<extra></extra>")
+    fig.add_scatter(x=_vec(bin_centers, "bin_centers"), y=_vec(bin_means, "bin_means"), mode="lines+markers",
+                    name="binned mean", line=dict(color=HARMFUL, width=3))
+    return fig
+
+
+def time_marker_figure(times, series: dict, t: float, title: str, ylabel: str, log_y: bool = False) -> go.Figure:
+    """Curves over training time (log axis) with a vertical marker at the chosen t."""
+    tt = _vec(times, "times")
+    fig = _fig(title, "training time t (log scale)", ylabel)
+    palette = [HELPFUL, HARMFUL, FLIPPED, GREY, "#3BB273", "#7768AE"]
+    for k, (name, values) in enumerate(series.items()):
+        v = _vec(values, name)
+        if v.shape != tt.shape:
+            raise ValueError(f"series {name!r} has {v.shape[0]} values for {tt.shape[0]} times")
+        fig.add_scatter(x=tt, y=v, mode="lines", name=name, line=dict(color=palette[k % len(palette)]))
+    fig.add_vline(x=float(t), line=dict(color="black", width=1.5, dash="dot"))
+    fig.update_xaxes(type="log")
+    if log_y:
+        fig.update_yaxes(type="log")
+    return fig
+
+
+def validation_scatter(actual, predicted: dict, title: str = "Actual leave-one-out change against predictions"
+                       ) -> go.Figure:
+    """Actual test-loss change when retraining without i (x) against each method's prediction (y)."""
+    a = _vec(actual, "actual")
+    fig = _fig(title, "actual change (retrained network)", "predicted influence", height=400)
+    palette = [HELPFUL, HARMFUL, FLIPPED, "#3BB273", GREY]
+    for k, (name, values) in enumerate(predicted.items()):
+        fig.add_scatter(x=a, y=_vec(values, name), mode="markers", name=name,
+                        marker=dict(color=palette[k % len(palette)], size=6, opacity=0.75))
+    lo, hi = float(a.min()), float(a.max())
+    fig.add_scatter(x=[lo, hi], y=[lo, hi], mode="lines", name="y = x", line=dict(color="black", dash="dash"))
+    return fig
+
+
+def classroom_fit_figure(x, y, theta, theta_eps, point: int, eps: float) -> go.Figure:
+    """MATH §8: the three points, the least-squares line, and the line with point `point` up-weighted."""
+    x, y = _vec(x, "x"), _vec(y, "y")
+    grid = np.array([x.min() - 0.5, x.max() + 0.5])
+    fig = _fig("The fit", "x", "y", height=340)
+    fig.add_scatter(x=grid, y=theta[0] * grid + theta[1], mode="lines", name="fit (ε = 0)",
+                    line=dict(color=GREY, dash="dash"))
+    fig.add_scatter(x=grid, y=theta_eps[0] * grid + theta_eps[1], mode="lines", name=f"point {point + 1} weighted 1 + ε",
+                    line=dict(color=HELPFUL, width=3))
+    colors = [FLIPPED if k == point else "black" for k in range(len(x))]
+    fig.add_scatter(x=x, y=y, mode="markers+text", text=[f"  {k + 1}" for k in range(len(x))],
+                    textposition="middle right", marker=dict(size=[10 + 4 * max(eps, 0) if k == point else 10
+                                                               for k in range(len(x))], color=colors),
+                    name="data", showlegend=False)
+    return fig
+
+
+def classroom_response_figure(eps_grid, thetas, tangent, eps: float) -> go.Figure:
+    """θ(ε) (slope and intercept) against ε, with the tangent line at ε = 0 (the influence)."""
+    e = _vec(eps_grid, "eps_grid")
+    thetas, tangent = np.asarray(thetas, float), np.asarray(tangent, float)
+    if thetas.shape != (len(e), 2):
+        raise ValueError(f"thetas must be ({len(e)}, 2); got {thetas.shape}")
+    fig = _fig("Response θ(ε) and its tangent at ε = 0 (the influence)", "ε (extra weight on the point)", "θ",
+               height=340)
+    theta0 = thetas[np.argmin(np.abs(e))]
+    for j, (name, color) in enumerate((("slope θ₁", HELPFUL), ("intercept θ₀", HARMFUL))):
+        fig.add_scatter(x=e, y=thetas[:, j], mode="lines", name=name, line=dict(color=color, width=3))
+        fig.add_scatter(x=e, y=theta0[j] + tangent[j] * e, mode="lines", name=f"tangent of {name}",
+                        line=dict(color=color, dash="dash"))
+    fig.add_vline(x=float(eps), line=dict(color="black", dash="dot"))
+    return fig

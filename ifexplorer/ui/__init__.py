@@ -1,0 +1,39 @@
+"""Streamlit helpers for the IF Explorer app (the only package code that imports streamlit)."""
+from __future__ import annotations
+
+import streamlit as st
+
+from ifexplorer.ui.engine import Experiment, ExperimentConfig, fit_count, get_experiment
+from ifexplorer.ui.widgets import explain, fmt, friendly_errors, image_row, show_image, upscale
+
+CONFIG_KEY, UPLOAD_KEY = "experiment_config", "experiment_upload"
+
+
+def current_experiment() -> Experiment:
+    """The experiment chosen in the sidebar, fitted (once) on demand. Stops the page with a
+    friendly message when there is nothing to show or the package refused the input."""
+    config = st.session_state.get(CONFIG_KEY)
+    if config is None:
+        st.info("Choose your images in the sidebar (upload an archive or name a folder) to start.",
+                icon=":material/upload_file:")
+        st.stop()
+    ok = False
+    with friendly_errors("The model"):
+        exp = get_experiment(config, st.session_state.get(UPLOAD_KEY))
+        ok = True
+    if not ok:
+        st.stop()
+    return exp
+
+
+def test_index_input(exp: Experiment, label: str = "Test image #") -> int:
+    """The chosen test index, shared by every page and bound to the URL (?test=…)."""
+    m = len(exp.data.X_test)
+    if st.session_state.get("test", 0) >= m:
+        st.session_state["test"] = 0
+    return int(st.number_input(label, 0, m - 1, 0, step=1, key="test", bind="query-params",
+                               help="Shareable: the index is in the page URL."))
+
+
+__all__ = ["CONFIG_KEY", "UPLOAD_KEY", "Experiment", "ExperimentConfig", "current_experiment", "explain", "fit_count", "fmt",
+           "friendly_errors", "get_experiment", "image_row", "show_image", "test_index_input", "upscale"]

@@ -1,0 +1,170 @@
+"""The fitted experiment shared by every page and every browser session.
+
+One `Experiment` per `ExperimentConfig` lives in a `st.cache_resource` store (a dict). On a miss the
+dataset is loaded and `NTKInfluence.fit` runs once, under a per-config lock, with visible progress
+(`st.status` + `st.progress` fed by the package's progress callbacks); concurrent sessions asking for
+the same config wait on the lock and then reuse the result. Derived arrays (predictions, the
+influence matrix, self-influence …) are memoised on the Experiment, also under a lock.
+"""
+from __future__ import annotations
+
+import hashlib
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import streamlit as st
+
+from ifexplorer import NTKInfluence
+
+FIT_COUNT = 0  # number of heavy fits run in this process (tests read it)
+_COUNT_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """Small hashable key of everything that changes the fitted model."""
+    dataset: str = "mnist"
+    classes: Any = (7, 9)           # tuple of ints, "all" or None
+    n_train: int = 800
+    n_test: int = 200
+    reg: float = 1e-3
+    label_noise: float = 0.0
+    seed: int = 0
+    source: str | None = None       # sha256 of uploaded bytes, or a folder path under the data root
+    filename: str | None = None     # name of the uploaded archive (zip / npz)
+
+
+class Experiment:
+    """A dataset and its fitted NTKInfluence, with lazily memoised derived arrays."""
+
+    def __init__(self, config: ExperimentConfig, data, model: NTKInfluence, fit_seconds: float):
+        self.config, self.data, self.model, self.fit_seconds = config, data, model, fit_seconds
+        self._memo: dict = {}
+        self._lock = threading.RLock()
+
+    def memo(self, key, compute: Callable[[], Any]):
+        """compute() once per key, thread-safe."""
+        with self._lock:
+            if key not in self._memo:
+                self._memo[key] = compute()
+            return self._memo[key]
+
+    # -------------------------------------------------------------- predictions and labels
+    @property
+    def binary(self) -> bool:
+        return np.ndim(self.data.y_train) == 1
+
+    def class_of(self, outputs) -> np.ndarray:
+        """Class index into data.class_names for model outputs (m,) or (m, C)."""
+        outputs = np.asarray(outputs)
+        return (outputs > 0).astype(int) if outputs.ndim == 1 else outputs.argmax(axis=1)
+
+    def test_outputs(self) -> np.ndarray:
+        return self.memo("test_outputs", lambda: self.model.predict(self.data.X_test))
+
+    def train_outputs(self) -> np.ndarray:
+        return self.memo("train_outputs", self.model.train_predictions)
+
+    def test_pred_class(self) -> np.ndarray:
+        return self.class_of(self.test_outputs())
+
+    def test_true_class(self) -> np.ndarray:
+        return self.class_of(self.data.y_test)
+
+    def train_class(self) -> np.ndarray:
+        """Observed (possibly flipped) class index of each training point."""
+        return self.class_of(self.data.y_train)
+
+    def accuracy(self) -> tuple[float, float]:
+        """(train accuracy against the observed labels, test accuracy)."""
+        train = float(np.mean(self.class_of(self.train_outputs()) == self.train_class()))
+        return train, float(np.mean(self.test_pred_class() == self.test_true_class()))
+
+    def class_name(self, index: int) -> str:
+        return str(self.data.class_names[int(index)])
+
+    def noisy_mask(self) -> np.ndarray:
+        mask = getattr(self.data, "noisy_train", None)
+        n = len(self.data.X_train)
+        return np.zeros(n, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+
+    # ---------------------------------------------------------------------- influences
+    def influence_matrix(self) -> np.ndarray:
+        """Exact influence of every training point on every test point (m, n); > 0 = helpful."""
+        return self.memo("influence", lambda: self.model.influence(self.data.X_test, self.data.y_test))
+
+    def ihvp_matrix(self) -> np.ndarray:
+        return self.memo("ihvp", lambda: self.model.ihvp_influence(self.data.X_test, self.data.y_test))
+
+    def self_influence(self) -> np.ndarray:
+        return self.memo("self_influence", self.model.self_influence)
+
+    def spectrum(self) -> tuple[float, float]:
+        return self.memo("spectrum", self.model.kernel_spectrum)
+
+
+# ------------------------------------------------------------------------------- the store
+@st.cache_resource(show_spinner=False)
+def _store() -> dict:
+    """Process-wide: {config: Experiment} plus the locks guarding misses."""
+    return {"experiments": {}, "locks": {}, "guard": threading.Lock()}
+
+
+def _lock_for(store: dict, key) -> threading.Lock:
+    with store["guard"]:
+        return store["locks"].setdefault(key, threading.Lock())
+
+
+def get_experiment(config: ExperimentConfig, upload: bytes | None = None) -> Experiment:
+    """The fitted experiment for `config`, computing it (once for all sessions) on a miss.
+    `upload` carries the archive bytes when config.source is their sha256."""
+    store = _store()
+    found = store["experiments"].get(config)
+    if found is not None:
+        return found
+    lock = _lock_for(store, config)
+    if not lock.acquire(blocking=False):
+        with st.spinner("Another session is computing this model; waiting for it…"):
+            lock.acquire()
+    try:
+        found = store["experiments"].get(config)
+        if found is None:
+            found = _compute(config, upload)
+            store["experiments"][config] = found
+        return found
+    finally:
+        lock.release()
+
+
+def _compute(config: ExperimentConfig, upload: bytes | None) -> Experiment:
+    global FIT_COUNT
+    from ifexplorer.ui.datasets import load
+
+    with st.status(f"Preparing {config.dataset} (n = {config.n_train}, λ = {config.reg:g})…", expanded=True) as status:
+        bar = st.progress(0.0, text="Loading data")
+        start = time.perf_counter()
+        data = load(config, upload)
+        bar.progress(0.1, text="Data loaded")
+
+        def progress(fraction: float, message: str) -> None:
+            bar.progress(min(1.0, 0.1 + 0.9 * float(fraction)), text=message)
+
+        model = NTKInfluence(reg=config.reg).fit(data.X_train, data.y_train, progress=progress)
+        seconds = time.perf_counter() - start
+        with _COUNT_LOCK:
+            FIT_COUNT += 1
+        print(f"ifexplorer-ui: fit #{FIT_COUNT} {config} in {seconds:.2f} s", file=sys.stderr, flush=True)
+        status.update(label=f"Model ready ({seconds:.1f} s)", state="complete", expanded=False)
+    return Experiment(config, data, model, seconds)
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def fit_count() -> int:
+    return FIT_COUNT

@@ -1,0 +1,81 @@
+"""The shared sidebar: which experiment every page shows (dataset, sizes, λ, noise, seed, device)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from ifexplorer import NTKInfluence, device_label
+from ifexplorer.device import format_bytes
+from ifexplorer.ui import datasets
+from ifexplorer.ui.engine import ExperimentConfig, sha256
+
+REGS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0)
+DEFAULT_REG = 1e-3
+UPLOAD_KEY = "upload_bytes"
+
+
+def _reset_sizes() -> None:
+    """When the dataset changes, put its default sizes into the size inputs."""
+    c = datasets.choice(st.session_state["dataset"])
+    if c.n_train:
+        st.session_state["n_train"], st.session_state["n_test"] = c.n_train, c.n_test
+
+
+def sidebar() -> tuple[ExperimentConfig | None, bytes | None]:
+    """Draw the sidebar; return the chosen config (None while an own-data source is missing) and
+    the uploaded archive's bytes, if any."""
+    with st.sidebar:
+        st.subheader("Experiment")
+        label = st.selectbox("Dataset", datasets.LABELS, key="dataset", on_change=_reset_sizes)
+        c = datasets.choice(label)
+        source, filename, upload, name = None, None, None, c.name
+        if label == datasets.OWN:
+            name, source, filename, upload = _own_data()
+        col1, col2 = st.columns(2)
+        n_train = col1.number_input("Training points", 10, c.max_total or 20000, c.n_train or 400, step=50,
+                                    key="n_train")
+        n_test = col2.number_input("Test points", 2, c.max_total or 5000, c.n_test or 100, step=50, key="n_test")
+        reg = st.select_slider("λ (regularization)", REGS, value=DEFAULT_REG, key="reg", format_func=lambda v: f"{v:g}",
+                               help="Pull of the weights towards their initial value (log scale).")
+        noise = st.slider("Label noise (fraction flipped)", 0.0, 0.5, 0.0, 0.05, key="noise",
+                          help="Flip this share of training labels to see how influence finds them.")
+        seed = st.number_input("Seed", 0, 10_000, 0, key="seed")
+        _resources(int(n_train))
+    if label == datasets.OWN and source is None:
+        return None, None
+    config = ExperimentConfig(name, c.classes, int(n_train), int(n_test), float(reg), float(noise), int(seed),
+                              source, filename)
+    return config, upload
+
+
+def _own_data():
+    """Upload (zip / npz) or a local folder under the data root. Returns (name, source, filename, bytes)."""
+    how = st.radio("Your images from", ["Upload an archive", "A folder on this machine"], key="own_how",
+                   horizontal=True)
+    if how == "Upload an archive":
+        file = st.file_uploader("Zip of class folders, or .npz", type=["zip", "npz"], key="upload",
+                                help="Zip: one sub-folder per class with PNG/JPEG images. "
+                                     "npz: arrays `images` (n, H, W[, 3]) and `labels` (n,).")
+        if file is None:
+            st.caption("Upload a file to use it.")
+            return "upload", None, None, None
+        data = file.getvalue()
+        return "upload", sha256(data), file.name, data
+    root = datasets.data_root()
+    path = st.text_input("Folder (inside the data root)", key="folder", placeholder="my-images")
+    st.caption(f"Data root: `{root}` (set IFEXPLORER_DATA_ROOT to change it).")
+    if not path:
+        return "folder", None, None, None
+    full = (root / path).resolve() if not Path(path).is_absolute() else Path(path).resolve()
+    return "folder", str(full), None, None
+
+
+def _resources(n_train: int) -> None:
+    """The device in use and the memory the chosen size needs."""
+    try:
+        need = NTKInfluence(reg=1.0).estimate_fit_bytes(n_train, 784)
+        st.caption(f"Device: **{device_label()}** · the fit needs about **{format_bytes(need)}** "
+                   "(for 28×28 images)")
+    except ValueError as exc:
+        st.caption(f"Device: {exc}")

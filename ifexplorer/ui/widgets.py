@@ -1,0 +1,68 @@
+"""Small Streamlit helpers shared by the pages: images, grids, explanations, friendly errors."""
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import streamlit as st
+from PIL import Image
+
+from ifexplorer.device import InsufficientMemoryError
+
+FLIP_MARK = "⚠ flipped"
+
+
+def upscale(image: np.ndarray, size: int = 112) -> Image.Image:
+    """uint8 (H, W) or (H, W, 3) -> PIL image upscaled with NEAREST to `size` px on the long side
+    (Streamlit only shrinks images, and blurry digits are hard to read)."""
+    arr = np.asarray(image)
+    if arr.dtype != np.uint8:
+        arr = np.clip(arr, 0, 255).astype(np.uint8)
+    img = Image.fromarray(arr)
+    factor = max(1, int(round(size / max(arr.shape[:2]))))
+    return img.resize((arr.shape[1] * factor, arr.shape[0] * factor), Image.NEAREST)
+
+
+def show_image(image, caption: str | None = None, size: int = 112, width="content") -> None:
+    st.image(upscale(image, size), caption=caption, output_format="PNG", width=width)
+
+
+def image_row(images, captions, size: int = 84, per_row: int = 5) -> None:
+    """Images in rows of `per_row` columns, each with its caption."""
+    images = list(images)
+    for start in range(0, len(images), per_row):
+        cols = st.columns(per_row)
+        for col, img, cap in zip(cols, images[start:start + per_row], captions[start:start + per_row]):
+            with col:
+                show_image(img, cap, size)
+
+
+def explain(markdown: str) -> None:
+    """The "What am I looking at?" expander every page has."""
+    with st.expander("What am I looking at?", icon=":material/help:"):
+        st.markdown(markdown)
+
+
+HINTS = {
+    InsufficientMemoryError: "Use fewer training points in the sidebar (memory grows as n²).",
+}
+
+
+@contextlib.contextmanager
+def friendly_errors(what: str = "This page"):
+    """Turn package errors into st.error messages that say what to change; never a traceback."""
+    try:
+        yield
+    except InsufficientMemoryError as exc:
+        st.error(f"{exc}\n\n**What to change:** {HINTS[InsufficientMemoryError]}", icon=":material/memory:")
+    except ValueError as exc:  # includes ifexplorer.data.DataError
+        st.error(f"{what} could not be computed: {exc}\n\n**What to change:** adjust the settings in the "
+                 "sidebar (dataset, sizes, λ) or the file you gave.", icon=":material/error:")
+    except Exception as exc:  # noqa: BLE001 - last resort: a message, not a traceback
+        st.error(f"{what} failed unexpectedly ({type(exc).__name__}: {exc}). Try other settings or reload.",
+                 icon=":material/error:")
+
+
+def fmt(x: float) -> str:
+    """Compact signed number for influence scores."""
+    return f"{x:+.2e}" if x != 0 and (abs(x) < 1e-2 or abs(x) >= 1e3) else f"{x:+.3f}"

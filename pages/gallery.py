@@ -1,0 +1,113 @@
+"""Influence gallery: for one test image, the training images that helped and hurt it most."""
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+import ifexplorer.ui as ui
+from ifexplorer import plots, top_influences
+from ifexplorer.experiments.complexity import group_complexity
+
+GRID = 20  # test images shown in the browser grid
+
+st.title("Influence gallery")
+ui.explain(r"""
+The influence of training image $i$ on test image $x$ is the change of the test loss when $i$ is removed and
+the network retrained: $I(i,x) = \ell(f^{-i}(x), y_x) - \ell(f(x), y_x)$, $\ell = \tfrac12\|f-y\|^2$.
+**Helpful** ($I>0$): removing it makes $x$ worse. **Harmful** ($I<0$): removing it helps. In the NTK regime this is
+exact and cheap: $f^{-i}(x) = f(x) - (k(x)^\top Q)_i\,\alpha_i/Q_{ii}$ with $Q=(H+\lambda I)^{-1}$, $\alpha = Qy$.
+
+*Complexity* of a group $G$ (paper's Fig. 5) is how much the group adds to the RKHS norm of the fit,
+$C_G = y^\top Q y - y_{-G}^\top (H_{-G}+\lambda I)^{-1} y_{-G}$. *Self-influence* $I(i, x_i)$ is how much point $i$'s own
+loss grows without it; large values flag mislabeled or unusual images (⚠ marks labels we flipped on purpose).
+""")
+
+exp = ui.current_experiment()
+data = exp.data
+pred, true = exp.test_pred_class(), exp.test_true_class()
+train_cls, noisy = exp.train_class(), exp.noisy_mask()
+
+
+def _pick(index: int) -> None:
+    st.session_state["test"] = int(index)
+
+
+def _train_caption(j: int, score: float) -> str:
+    flag = f" ⚠ flipped (true {exp.class_name(1 - train_cls[j]) if exp.binary else '?'})" if noisy[j] else ""
+    return f"#{j} · {exp.class_name(train_cls[j])} · {ui.fmt(score)}{flag}"
+
+
+with ui.friendly_errors("The gallery"):
+    top_left, top_right = st.columns([1, 3], gap="large")
+    with top_left:
+        i = ui.test_index_input(exp)
+        k = st.slider("How many neighbours (k)", 1, 20, 8, key="k")
+        ok = pred[i] == true[i]
+        ui.show_image(data.images_test[i], f"test #{i}", size=196)
+        out = np.atleast_1d(exp.test_outputs()[i])
+        st.markdown(f"**Label:** {exp.class_name(true[i])}  \n"
+                    f"**Prediction:** {exp.class_name(pred[i])} {'✅' if ok else '❌'}  \n"
+                    f"**Output f(x):** {', '.join(f'{v:+.3f}' for v in out[:10])}")
+    row = exp.influence_matrix()[i]
+    top = top_influences(row, int(k))
+    with top_right:
+        st.subheader(f"Most helpful ({len(top.helpful)})")
+        ui.image_row([data.images_train[j] for j in top.helpful],
+                     [_train_caption(j, s) for j, s in zip(top.helpful, top.helpful_scores)], size=84, per_row=8)
+        st.subheader(f"Most harmful ({len(top.harmful)})")
+        if len(top.harmful):
+            ui.image_row([data.images_train[j] for j in top.harmful],
+                         [_train_caption(j, s) for j, s in zip(top.harmful, top.harmful_scores)], size=84, per_row=8)
+        else:
+            st.caption("No training image hurts this prediction.")
+        table = pd.DataFrame({
+            "kind": ["helpful"] * len(top.helpful) + ["harmful"] * len(top.harmful),
+            "training #": np.concatenate([top.helpful, top.harmful]).astype(int),
+            "label": [exp.class_name(train_cls[j]) for j in np.concatenate([top.helpful, top.harmful]).astype(int)],
+            "flipped": noisy[np.concatenate([top.helpful, top.harmful]).astype(int)],
+            "influence": np.concatenate([top.helpful_scores, top.harmful_scores]),
+        })
+        with st.expander("As a table"):
+            st.dataframe(table, hide_index=True, key="topk_table")
+
+    with st.expander(f"Browse test images ({len(pred)})", expanded=True, icon=":material/grid_view:"):
+        options = ["All", "Misclassified"] + [f"Class {c}" for c in data.class_names]
+        shown = st.segmented_control("Show", options, default="All", key="gallery_filter")
+        mask = np.ones(len(pred), bool)
+        if shown == "Misclassified":
+            mask = pred != true
+        elif shown and shown.startswith("Class "):
+            mask = true == list(map(str, data.class_names)).index(shown[6:])
+        idx = np.flatnonzero(mask)
+        st.caption(f"{len(idx)} test images match; showing the first {min(GRID, len(idx))}. "
+                   "Press a number to inspect that image.")
+        for start in range(0, min(GRID, len(idx)), 10):
+            cols = st.columns(10)
+            for col, j in zip(cols, idx[start:start + 10]):
+                with col:
+                    ui.show_image(data.images_test[j], None, 56)
+                    mark = "" if pred[j] == true[j] else " ❌"
+                    st.button(f"#{j}{mark}", key=f"pick_{j}", on_click=_pick, args=(j,),
+                              type="primary" if j == i else "secondary")
+
+    left, right = st.columns(2)
+    left.plotly_chart(plots.influence_histogram(row), key="hist")
+    groups = exp.memo(("groups", i), lambda: group_complexity(exp.model, row, 10))
+    right.plotly_chart(plots.group_complexity_figure(groups.complexity, groups.mean_score), key="groups")
+
+    st.subheader("Suspicious training points")
+    st.caption("Ranked by self-influence I(i, xᵢ): how much a point's own loss grows when it is left out.")
+    si = exp.self_influence()
+    order = np.argsort(-si, kind="stable")[:10]
+    ui.image_row([data.images_train[j] for j in order], [_train_caption(j, si[j]) for j in order],
+                 size=72, per_row=10)
+    if noisy.any():
+        top50 = np.argsort(-si, kind="stable")[:50]
+        st.metric("Flipped labels among the 50 most self-influential", f"{int(noisy[top50].sum())} / 50",
+                  help=f"By chance one would expect {50 * noisy.mean():.1f}.")
+    st.plotly_chart(plots.self_influence_figure(si, noisy), key="selfinf")
+
+    csv = pd.DataFrame({"training #": np.arange(len(row)), "label": [exp.class_name(c) for c in train_cls],
+                        "flipped": noisy, "influence": row, "ihvp_influence": exp.ihvp_matrix()[i],
+                        "self_influence": si}).to_csv(index=False)
+    st.download_button("Download these influence scores (CSV)", csv, file_name=f"influence_test{i}.csv",
+                       mime="text/csv", key="csv", icon=":material/download:")
