@@ -303,10 +303,12 @@ def _inverse_diagonal(L: torch.Tensor) -> torch.Tensor:
     if L.device.type == "cpu" and L.dtype == torch.float64:
         from scipy.linalg.lapack import dtrtri
 
-        inv, info = dtrtri(L.numpy(), lower=1, overwrite_c=0)
+        # Lᵀ viewed from the row-major L is a Fortran-ordered upper factor: no copy. inv(Lᵀ) = (L⁻¹)ᵀ,
+        # so the column norms of L⁻¹ are the row norms of the result.
+        inv_t, info = dtrtri(L.numpy().T, lower=0, overwrite_c=0)
         if info != 0:
             raise ValueError(f"triangular inverse failed (LAPACK info {info}); increase λ")
-        return torch.from_numpy(np.einsum("ij,ij->j", inv, inv))
+        return torch.from_numpy(np.einsum("ij,ij->i", inv_t, inv_t))
     eye = torch.eye(L.shape[0], dtype=L.dtype, device=L.device)
     inv = torch.linalg.solve_triangular(L, eye, upper=False)
     return inv.square().sum(dim=0)
