@@ -33,11 +33,10 @@ def ntk_two_layer(X1: torch.Tensor, X2: torch.Tensor | None = None, *, block_row
         stop = min(start + block_rows, m)
         dots = out[start:stop]
         torch.matmul(X1[start:stop], X2.T, out=dots)
-        cos = dots / (norms1[start:stop, None] * norms2[None, :])
-        cos.clamp_(-1.0, 1.0)
-        theta = torch.arccos(cos)
-        # H = dot · (π − θ) / (2π), written in place into the output block.
-        dots.mul_(theta.neg_().add_(math.pi)).div_(2 * math.pi)
+        # One temporary per block: cos θ, then θ, then π − θ, in place; H = dot · (π − θ) / (2π).
+        angle = dots / (norms1[start:stop, None] * norms2[None, :])
+        angle.clamp_(-1.0, 1.0).arccos_().neg_().add_(math.pi)
+        dots.mul_(angle).div_(2 * math.pi)
     if symmetric:
         out.diagonal().copy_(norms1.square() / 2)
     return out
