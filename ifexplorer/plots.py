@@ -8,8 +8,8 @@ import numpy as np
 import plotly.graph_objects as go
 
 HELPFUL, HARMFUL, FLIPPED, GREY = "#2F6FDE", "#D1495B", "#F29E4C", "#8A8F98"
-_LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), height=320, template="plotly_white",
-               legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0))
+_LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), height=360, template="plotly_white",
+               legend=dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0.0))
 
 
 def _fig(title: str, xlabel: str, ylabel: str, **layout) -> go.Figure:
@@ -36,7 +36,7 @@ def influence_histogram(scores, n_bins: int = 60) -> go.Figure:
         counts, _ = np.histogram(s[mask], bins=edges)
         fig.add_bar(x=0.5 * (edges[1:] + edges[:-1]), y=counts, width=np.diff(edges), name=name,
                     marker_color=color)
-    fig.update_yaxes(type="log")
+    fig.update_yaxes(type="log", dtick=1)
     return fig
 
 

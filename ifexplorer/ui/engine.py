@@ -12,7 +12,7 @@ import hashlib
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import numpy as np
@@ -106,6 +106,10 @@ class Experiment:
     def spectrum(self) -> tuple[float, float]:
         return self.memo("spectrum", self.model.kernel_spectrum)
 
+    def data_memo(self, key, compute: Callable[[], Any]):
+        """Like memo, but shared by every λ on the same data (for results that do not depend on λ)."""
+        return shared(("data", replace(self.config, reg=0.0), key), compute)
+
 
 # ------------------------------------------------------------------------------- the store
 @st.cache_resource(show_spinner=False)
@@ -160,6 +164,18 @@ def _compute(config: ExperimentConfig, upload: bytes | None) -> Experiment:
         print(f"ifexplorer-ui: fit #{FIT_COUNT} {config} in {seconds:.2f} s", file=sys.stderr, flush=True)
         status.update(label=f"Model ready ({seconds:.1f} s)", state="complete", expanded=False)
     return Experiment(config, data, model, seconds)
+
+
+def shared(key, compute: Callable[[], Any]):
+    """compute() once per key for the whole process (all sessions), under a per-key lock."""
+    store = _store()
+    memo = store.setdefault("shared", {})
+    if key in memo:
+        return memo[key]
+    with _lock_for(store, key):
+        if key not in memo:
+            memo[key] = compute()
+        return memo[key]
 
 
 def sha256(data: bytes) -> str:

@@ -66,3 +66,18 @@ def friendly_errors(what: str = "This page"):
 def fmt(x: float) -> str:
     """Compact signed number for influence scores."""
     return f"{x:+.2e}" if x != 0 and (abs(x) < 1e-2 or abs(x) >= 1e3) else f"{x:+.3f}"
+
+
+def selected_training_index(event) -> int | None:
+    """The training index (customdata) of the first point clicked in a plotly chart, if any."""
+    try:
+        points = event.selection["points"]
+    except (AttributeError, KeyError, TypeError):
+        return None
+    for point in points or []:
+        data = point.get("customdata")
+        if isinstance(data, (list, tuple)):
+            data = data[0] if data else None
+        if data is not None:
+            return int(data)
+    return None

@@ -45,7 +45,7 @@ with ui.friendly_errors("The gallery"):
         ui.show_image(data.images_test[i], f"test #{i}", size=196)
         out = np.atleast_1d(exp.test_outputs()[i])
         st.markdown(f"**Label:** {exp.class_name(true[i])}  \n"
-                    f"**Prediction:** {exp.class_name(pred[i])} {'✅' if ok else '❌'}  \n"
+                    f"**Prediction:** {exp.class_name(pred[i])} {':green[:material/check_circle: correct]' if ok else ':red[:material/cancel: wrong]'}  \n"
                     f"**Output f(x):** {', '.join(f'{v:+.3f}' for v in out[:10])}")
     row = exp.influence_matrix()[i]
     top = top_influences(row, int(k))
@@ -85,9 +85,10 @@ with ui.friendly_errors("The gallery"):
             for col, j in zip(cols, idx[start:start + 10]):
                 with col:
                     ui.show_image(data.images_test[j], None, 56)
-                    mark = "" if pred[j] == true[j] else " ❌"
-                    st.button(f"#{j}{mark}", key=f"pick_{j}", on_click=_pick, args=(j,),
-                              type="primary" if j == i else "secondary")
+                    st.button(f"#{j}", key=f"pick_{j}", on_click=_pick, args=(j,),
+                              icon=None if pred[j] == true[j] else ":material/close:",
+                              type="primary" if j == i else "secondary", help="misclassified"
+                              if pred[j] != true[j] else None)
 
     left, right = st.columns(2)
     left.plotly_chart(plots.influence_histogram(row), key="hist")
