@@ -1,0 +1,302 @@
+"""Influence at training time t: gradient flow on the linearized network, MATH.md §6.
+
+With A = H + λI = V diag(μ) Vᵀ (one eigendecomposition, cached on the model) and ŷ = Vᵀy:
+
+    β(t) = V (φ_t(μ) ∘ ŷ),   φ_t(μ) = (1 − e^{−μt})/μ,   f_t(x) = k(x)ᵀ β(t)      (exact, O(n²) per t)
+
+Leave-one-out at time t (retrain without i for the same t) is exact up to the rational approximation
+φ_t(μ) ≈ Re Σ_j w_j/(μ − z_j), z_j = s_j/t (ifexplorer.rational: 8 CF poles, relative error ≤ 1e-13),
+through the block-inverse identity applied to each resolvent G_j = (A − z_jI)⁻¹:
+
+    k₋ᵢᵀ(A₋ᵢ − zI)⁻¹y₋ᵢ = kᵀGy − (Gk)_i (Gy)_i / G_ii
+    Δ_i(x) = f_t(x) − f_t⁻ⁱ(x) = Re Σ_j w_j (G_j k)_i (G_j y)_i / (G_j)_ii
+
+with diag(G_j) = (V∘V)(1/(μ − z_j)), G_j y = V(ŷ/(μ − z_j)), G_j k = V(Vᵀk/(μ − z_j)). For the training
+point x_i itself, Vᵀh_i = (μ − λ)∘V_i, so (G_j h_i)_i = ((V∘V)((μ − λ)/(μ − z_j)))_i.
+Per t: two n×n×(16(C+1)) products (shared by all test points); per test point: Vᵀk (cached) and
+either one n×n×16 product (few test points) or an n×n·C pass per block of test points.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import numbers
+import weakref
+from collections import OrderedDict
+
+import numpy as np
+import torch
+
+from .influence import TopInfluences, top_influences
+from .rational import phi_exact, phi_resolvents
+
+_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+U_CACHE_BYTES = 256 * 2 ** 20  # Vᵀk(x) of recent test sets kept per model, at most this many bytes
+ROW_BLOCK = 512  # training rows processed together in the batched leave-one-out pass
+
+
+def check_time(t) -> float:
+    """A training time t ∈ [0, ∞] as a float; ValueError for negative, NaN or non-numeric t."""
+    if isinstance(t, (bool, np.bool_, str, bytes)) or not isinstance(t, (numbers.Real, np.ndarray, torch.Tensor)):
+        raise ValueError(f"t must be a non-negative number (float('inf') for the fully trained model); got {t!r}")
+    try:
+        value = float(t)
+    except (TypeError, ValueError):
+        raise ValueError(f"t must be a single non-negative number; got {t!r}") from None
+    if math.isnan(value) or value < 0:
+        raise ValueError(f"t must be ≥ 0 (0 = untrained, float('inf') = fully trained); got {t!r}")
+    return value
+
+
+class Spectral:
+    """What every t shares, cached per fitted model: μ (n,), V (n, n), ŷ = Vᵀy (n, C), V∘V (lazy) and
+    Vᵀk(X) for recently seen test sets (LRU, U_CACHE_BYTES)."""
+
+    def __init__(self, model, eig):
+        self.model, self.eig = model, eig
+        self.mu, self.V = eig
+        self.yhat = self.V.T @ model.y_train_
+        self.mu_np = self.mu.cpu().numpy()
+        self._vv = None
+        self._u_cache: OrderedDict = OrderedDict()
+        self._u_bytes = 0
+
+    @property
+    def VV(self) -> torch.Tensor:
+        if self._vv is None:
+            self._vv = self.V.square()
+        return self._vv
+
+    def coefficients(self, phi: np.ndarray) -> torch.Tensor:
+        """Eigen-coefficients φ ∘ ŷ of β for a vector φ (n,) or of β's for several times φ (n, T):
+        (n, C) or (n, T, C)."""
+        p = torch.as_tensor(phi, dtype=self.V.dtype, device=self.V.device)
+        return p[..., None] * (self.yhat if p.ndim == 1 else self.yhat[:, None, :])
+
+    def projected_kernel(self, Xt: torch.Tensor) -> torch.Tensor:
+        """U = k(X)ᵀ V (m, n) for test inputs Xt (m, d); cached by content."""
+        key = (tuple(Xt.shape), hashlib.blake2b(Xt.detach().cpu().numpy().tobytes(), digest_size=16).hexdigest())
+        if key in self._u_cache:
+            self._u_cache.move_to_end(key)
+            return self._u_cache[key]
+        U = torch.cat([K @ self.V for K in self.model._kernel_blocks(Xt)])
+        size = U.numel() * U.element_size()
+        if size <= U_CACHE_BYTES:
+            self._u_cache[key] = U
+            self._u_bytes += size
+            while self._u_bytes > U_CACHE_BYTES:
+                _, old = self._u_cache.popitem(last=False)
+                self._u_bytes -= old.numel() * old.element_size()
+        return U
+
+
+def spectral(model, progress=None) -> Spectral:
+    """The cached Spectral of a fitted model (eigendecomposition on first use; progress(fraction,
+    message) is forwarded to it). Rebuilt when the model is refitted."""
+    eig = model.eigendecomposition(progress)
+    entry = _CACHE.get(model)
+    if entry is None or entry.eig is not eig:
+        entry = Spectral(model, eig)
+        _CACHE[model] = entry
+    return entry
+
+
+class _Poles:
+    """Per-t resolvent data for the leave-one-out correction (n training points, P poles, C outputs):
+    R (n, P) = 1/(μ − z_j) = t/(μt − s_j); dG (n, P) = diag(G_j); E (n, P, C) = w_j (G_j y)_i / (G_j)_ii."""
+
+    def __init__(self, sp: Spectral, t: float):
+        rs = phi_resolvents()
+        V = sp.V
+        dtype, cdtype = V.dtype, (torch.complex128 if V.dtype == torch.float64 else torch.complex64)
+        mu = sp.mu
+        s = torch.as_tensor(rs.poles, dtype=cdtype, device=V.device)
+        w = torch.as_tensor(rs.weights, dtype=cdtype, device=V.device)
+        self.R = t / (mu[:, None].to(cdtype) * t - s[None, :])
+        self.P = self.R.shape[1]
+        self.dG = _real_matmul(sp.VV, self.R)
+        self.dG_self = None
+        n, C = sp.yhat.shape
+        Gy = _real_matmul(V, (sp.yhat[:, None, :] * self.R[:, :, None]).reshape(n, -1)).reshape(n, self.P, C)
+        self.E = w[None, :, None] * Gy / self.dG[:, :, None]
+        self._sp = sp
+
+    def self_diag(self) -> torch.Tensor:
+        """(G_j h_i)_i = ((V∘V)((μ − λ)/(μ − z_j)))_i, (n, P)."""
+        if self.dG_self is None:
+            sp = self._sp
+            h = (sp.mu - sp.model.reg_).to(self.R.dtype)
+            self.dG_self = _real_matmul(sp.VV, h[:, None] * self.R)
+        return self.dG_self
+
+    def delta(self, sp: Spectral, U: torch.Tensor) -> torch.Tensor:
+        """Δ (b, n, C) = f_t(x) − f_t⁻ⁱ(x) for test rows with U = k(X)ᵀV (b, n)."""
+        b, C = U.shape[0], self.E.shape[2]
+        if 2 * self.P * b <= C * (2 * self.P + b):
+            return self._delta_by_pole(sp, U)
+        return self._delta_by_row(sp, U)
+
+    def _delta_by_pole(self, sp, U):
+        # (G_j k)_i for every test row and pole: V @ (Vᵀk ∘ R_j), real and imaginary parts in one product.
+        n, b = sp.V.shape[0], U.shape[0]
+        W = (U.T[:, :, None] * self.R[:, None, :]).reshape(n, b * self.P)
+        GK = _real_matmul(sp.V, W).reshape(n, b, self.P)
+        return torch.einsum("ibj,ijc->bic", GK.real, self.E.real) - torch.einsum("ibj,ijc->bic", GK.imag, self.E.imag)
+
+    def _delta_by_row(self, sp, U):
+        # Δ_{x,i,c} = Σ_l V_il U_xl M_lic with M_lic = Re Σ_j R_lj E_ijc: one n×n pass per output, by row blocks.
+        n, C = sp.V.shape[0], self.E.shape[2]
+        out = torch.empty((U.shape[0], n, C), dtype=U.dtype, device=U.device)
+        Rr, Ri = self.R.real.T.contiguous(), self.R.imag.T.contiguous()
+        for start in range(0, n, ROW_BLOCK):
+            rows = slice(start, min(start + ROW_BLOCK, n))
+            E = self.E[rows]
+            for c in range(C):
+                M = E[:, :, c].real @ Rr - E[:, :, c].imag @ Ri  # (rows, n)
+                out[:, rows, c] = U @ (sp.V[rows] * M).T
+        return out
+
+
+def _real_matmul(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
+    """A (real, n×n) @ B (complex, n×k) with one real product on [Re B, Im B]."""
+    k = B.shape[1]
+    out = A @ torch.cat([B.real, B.imag], dim=1)
+    return torch.complex(out[:, :k], out[:, k:])
+
+
+class TimeView:
+    """The fitted NTKInfluence model as it is at gradient-flow time t (MATH §6), with the same methods.
+
+    t = 0 is the untrained network (f ≡ 0, every leave-one-out prediction 0, every influence 0);
+    t = float('inf') delegates to the fitted model. Leave-one-out is exact retraining without i for
+    the same t (to the ≤ 1e-13 relative accuracy of the rational approximation of φ_t).
+    """
+
+    def __init__(self, model, t):
+        model._check_fitted()
+        self.model = model
+        self.t = check_time(t)
+        self._beta = None
+        self._poles = None
+
+    def __repr__(self) -> str:
+        return f"TimeView(t={self.t:g}, n={self.model.n_train_})"
+
+    @property
+    def is_final(self) -> bool:
+        return math.isinf(self.t)
+
+    # ------------------------------------------------------------------------------ predictions
+    def predict(self, X) -> np.ndarray:
+        """f_t(x) = k(x)ᵀβ(t). X (m, d) -> (m,) or (m, C)."""
+        if self.is_final:
+            return self.model.predict(X)
+        Xt = self.model._inputs(X)
+        return self.model._out(self._f(Xt))
+
+    def train_predictions(self) -> np.ndarray:
+        """f_t on the training set, Hβ(t) = V((μ − λ) φ_t(μ) ∘ ŷ). (n,) or (n, C)."""
+        if self.is_final:
+            return self.model.train_predictions()
+        return self.model._out(self._f_train())
+
+    def loo_predictions(self, X) -> np.ndarray:
+        """f_t⁻ⁱ(x) for every test x and left-out i: (m, n) or (m, n, C)."""
+        if self.is_final:
+            return self.model.loo_predictions(X)
+        m = self.model
+        Xt = m._inputs(X)
+        out = m._host_output((Xt.shape[0], m.n_train_, m.n_outputs_), "leave-one-out predictions")
+        for rows, f, delta in self._blocks(Xt):
+            out[rows] = (f[:, None, :] - delta).cpu().numpy()
+        return out[..., 0] if m._squeeze else out
+
+    def influence(self, X, y) -> np.ndarray:
+        """I_t(i, x) = ½‖f_t⁻ⁱ(x) − y_x‖² − ½‖f_t(x) − y_x‖². (m, n); > 0 = helpful."""
+        if self.is_final:
+            return self.model.influence(X, y)
+        m = self.model
+        Xt = m._inputs(X)
+        yt = m._test_targets(y, Xt.shape[0])
+        out = m._host_output((Xt.shape[0], m.n_train_), "the influence matrix")
+        for rows, f, delta in self._blocks(Xt):
+            r = f - yt[rows]  # (b, C)
+            out[rows] = (delta * (0.5 * delta - r[:, None, :])).sum(dim=2).cpu().numpy()
+        return out
+
+    def top_influences(self, x, y, k: int = 10) -> TopInfluences:
+        """The k most helpful and k most harmful training points at time t for one test point x (d,)."""
+        Xt = self.model._inputs(x)
+        if Xt.shape[0] != 1:
+            raise ValueError(f"top_influences takes one test point; got {Xt.shape[0]}")
+        return top_influences(self.influence(Xt, np.reshape(np.asarray(y, dtype=np.float64), (1, -1)))[0], k)
+
+    # ------------------------------------------------------------------ per-training-point scores
+    def loo_residuals(self) -> np.ndarray:
+        """y_i − f_t⁻ⁱ(x_i): the error on i of the model trained without it for time t. (n,) or (n, C)."""
+        if self.is_final:
+            return self.model.loo_residuals()
+        resid, delta = self._self_terms()
+        return self.model._out(resid + delta)
+
+    def self_influence(self) -> np.ndarray:
+        """I_t(i, x_i) = ½‖y_i − f_t⁻ⁱ(x_i)‖² − ½‖y_i − f_t(x_i)‖². (n,)."""
+        if self.is_final:
+            return self.model.self_influence()
+        resid, delta = self._self_terms()
+        return (delta * (0.5 * delta + resid)).sum(dim=1).cpu().numpy()
+
+    # -------------------------------------------------------------------------------- internals
+    def _spectral(self) -> Spectral:
+        return spectral(self.model)
+
+    def _phi(self, sp: Spectral) -> np.ndarray:
+        return phi_exact(sp.mu_np, self.t)
+
+    def _coefficients(self) -> torch.Tensor:
+        """φ_t ∘ ŷ (n, C)."""
+        if self._beta is None:
+            sp = self._spectral()
+            self._beta = sp.coefficients(self._phi(sp))
+        return self._beta
+
+    def _f(self, Xt: torch.Tensor) -> torch.Tensor:
+        if self.t == 0:
+            return torch.zeros((Xt.shape[0], self.model.n_outputs_), dtype=self.model.dtype_, device=self.model.device_)
+        return self._spectral().projected_kernel(Xt) @ self._coefficients()
+
+    def _f_train(self) -> torch.Tensor:
+        sp = self._spectral()
+        return sp.V @ ((sp.mu - self.model.reg_)[:, None] * self._coefficients())
+
+    def _pole_data(self) -> _Poles:
+        if self._poles is None:
+            self._poles = _Poles(self._spectral(), self.t)
+        return self._poles
+
+    def _blocks(self, Xt: torch.Tensor):
+        """Yield (row slice, f_t (b, C), Δ (b, n, C)) over blocks of test rows."""
+        m = self.model
+        if self.t == 0:
+            zeros = torch.zeros((Xt.shape[0], m.n_outputs_), dtype=m.dtype_, device=m.device_)
+            for start in range(0, Xt.shape[0], ROW_BLOCK):
+                b = min(ROW_BLOCK, Xt.shape[0] - start)
+                yield slice(start, start + b), zeros[:b], torch.zeros((b, m.n_train_, m.n_outputs_), dtype=m.dtype_)
+            return
+        sp = self._spectral()
+        U = sp.projected_kernel(Xt)
+        coef = self._coefficients()
+        poles = self._pole_data()
+        block = max(1, min(Xt.shape[0], (64 * 2 ** 20) // (8 * m.n_train_ * m.n_outputs_)))
+        for start in range(0, Xt.shape[0], block):
+            Ub = U[start:start + block]
+            yield slice(start, start + Ub.shape[0]), Ub @ coef, poles.delta(sp, Ub)
+
+    def _self_terms(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(y − f_t(X_train) (n, C), Δ_i at x_i (n, C))."""
+        m = self.model
+        if self.t == 0:
+            return m.y_train_.clone(), torch.zeros_like(m.y_train_)
+        poles = self._pole_data()
+        delta = (poles.self_diag()[:, :, None] * poles.E).real.sum(dim=1)
+        return m.y_train_ - self._f_train(), delta
