@@ -200,7 +200,8 @@ def _npy_shape(zf, member, label) -> tuple[int, ...]:
     try:
         with zf.open(member) as fh:
             version = np.lib.format.read_magic(fh)
-            shape, _, _ = np.lib.format._read_array_header(fh, version)
+            reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, _ = reader(fh)
     except Exception as exc:  # noqa: BLE001 - any header problem is a bad file
         raise DataError(f"npz {label!r}: cannot read the header of {member!r} ({exc})") from None
     return tuple(int(s) for s in shape)
