@@ -14,7 +14,7 @@ import io
 import re
 import stat
 import zipfile
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import numpy as np
 
