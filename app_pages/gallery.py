@@ -32,7 +32,7 @@ def _pick(index: int) -> None:
 
 
 def _train_caption(j: int, score: float) -> str:
-    flag = f" ⚠ flipped (true {exp.class_name(1 - train_cls[j]) if exp.binary else '?'})" if noisy[j] else ""
+    flag = f" ⚠ flipped (true {exp.class_name(data.true_labels_train[j])})" if noisy[j] else ""
     return f"#{j} · {exp.class_name(train_cls[j])} · {ui.fmt(score)}{flag}"
 
 

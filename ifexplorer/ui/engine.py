@@ -184,3 +184,19 @@ def sha256(data: bytes) -> str:
 
 def fit_count() -> int:
     return FIT_COUNT
+
+
+def with_progress(exp: Experiment, key, label: str, compute: Callable[[Callable], Any]):
+    """exp.memo(key, ...) that shows st.status + st.progress while computing on a miss.
+    compute(progress) receives a progress(fraction, message) callback."""
+    if key in exp._memo:
+        return exp._memo[key]
+    with exp._lock:
+        if key in exp._memo:
+            return exp._memo[key]
+        with st.status(label, expanded=True) as status:
+            bar = st.progress(0.0, text=label)
+            result = compute(lambda f, msg: bar.progress(min(1.0, max(0.0, float(f))), text=msg))
+            status.update(label=f"{label} — done", state="complete", expanded=False)
+        exp._memo[key] = result
+        return result

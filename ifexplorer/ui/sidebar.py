@@ -32,16 +32,17 @@ def sidebar() -> tuple[ExperimentConfig | None, bytes | None]:
         source, filename, upload, name = None, None, None, c.name
         if label == datasets.OWN:
             name, source, filename, upload = _own_data()
-        col1, col2 = st.columns(2)
-        n_train = col1.number_input("Training points", 10, c.max_total or 20000, c.n_train or 400, step=50,
-                                    key="n_train")
-        n_test = col2.number_input("Test points", 2, c.max_total or 5000, c.n_test or 100, step=50, key="n_test")
+        n_train = n_test = 0  # own data: the loader's default split (80 / 20)
+        if label != datasets.OWN:
+            col1, col2 = st.columns(2)
+            n_train = col1.number_input("Training points", 10, c.max_total or 20000, c.n_train, step=50, key="n_train")
+            n_test = col2.number_input("Test points", 2, c.max_total or 5000, c.n_test, step=50, key="n_test")
         reg = st.select_slider("λ (regularization)", REGS, value=DEFAULT_REG, key="reg", format_func=lambda v: f"{v:g}",
                                help="Pull of the weights towards their initial value (log scale).")
         noise = st.slider("Label noise (fraction flipped)", 0.0, 0.5, 0.0, 0.05, key="noise",
                           help="Flip this share of training labels to see how influence finds them.")
         seed = st.number_input("Seed", 0, 10_000, 0, key="seed")
-        _resources(int(n_train))
+        _resources(int(n_train) or 1000)
     if label == datasets.OWN and source is None:
         return None, None
     config = ExperimentConfig(name, c.classes, int(n_train), int(n_test), float(reg), float(noise), int(seed),
@@ -56,7 +57,7 @@ def _own_data():
     if how == "Upload an archive":
         file = st.file_uploader("Zip of class folders, or .npz", type=["zip", "npz"], key="upload",
                                 help="Zip: one sub-folder per class with PNG/JPEG images. "
-                                     "npz: arrays `images` (n, H, W[, 3]) and `labels` (n,).")
+                                     "npz: arrays `X` (n, H, W[, 3]) and `y` (n,).")
         if file is None:
             st.caption("Upload a file to use it.")
             return "upload", None, None, None
