@@ -153,7 +153,8 @@ def _zip_layout(infos):
             dirs.append(parts)
         else:
             files.append((parts, info))
-    while files and all(len(p) >= 3 for p, _ in files) and len({p[0] for p, _ in files} | {d[0] for d in dirs}) == 1:
+    # a single top folder with sub-folders below it is a wrapper (a zipped folder), not a class
+    while any(len(p) >= 3 for p, _ in files) and len({p[0] for p, _ in files} | {d[0] for d in dirs}) == 1:
         files = [(p[1:], i) for p, i in files]
         dirs = [d[1:] for d in dirs if len(d) > 1]
     return files, dirs, skipped

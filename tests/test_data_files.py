@@ -211,6 +211,17 @@ def test_zip_matches_the_folder(tmp_path):
     assert flat.class_names == ("cats", "dogs") and flat.n_train == 4
 
 
+def test_zip_made_by_shutil_with_directory_entries_and_a_readme(tmp_path):
+    import shutil
+
+    written = _make_folder(tmp_path / "src" / "pets")  # pets/README.md sits beside the class folders
+    archive = shutil.make_archive(str(tmp_path / "pets"), "zip", root_dir=tmp_path / "src", base_dir="pets")
+    ds = load_dataset("zip", path=archive, n_test=2)
+    assert ds.class_names == ("cats", "dogs") and ds.n_train + ds.n_test == 6
+    assert "pets/README.md (not in a class folder)" in ds.skipped and "pets/cats/notes.txt" in ds.skipped
+    _check_images_by_id(ds, {f"pets/{k}": v for k, v in written.items()})
+
+
 @pytest.mark.parametrize("entry, words", [
     ("../evil.png", ["'../evil.png'", "escapes"]),
     ("cats/../../evil.png", ["'cats/../../evil.png'", "escapes"]),
