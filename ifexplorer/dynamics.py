@@ -32,6 +32,7 @@ from .rational import phi_exact, phi_resolvents
 
 _CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 U_CACHE_BYTES = 256 * 2 ** 20  # Vᵀk(x) of recent test sets kept per model, at most this many bytes
+POLES_CACHE_BYTES = 128 * 2 ** 20  # per-t resolvent data kept per model
 ROW_BLOCK = 512  # training rows processed together in the batched leave-one-out pass
 
 
@@ -60,6 +61,22 @@ class Spectral:
         self._vv = None
         self._u_cache: OrderedDict = OrderedDict()
         self._u_bytes = 0
+        self._poles: OrderedDict = OrderedDict()
+        self._poles_bytes = 0
+
+    def poles(self, t: float, U: torch.Tensor | None = None) -> "_Poles":
+        """The resolvent data at time t (LRU cache of POLES_CACHE_BYTES: revisiting a time is cheap).
+        U: test rows to push through the same product when the time is new (see _Poles)."""
+        if t in self._poles:
+            self._poles.move_to_end(t)
+            return self._poles[t]
+        entry = _Poles(self, t, U)
+        self._poles[t] = entry
+        self._poles_bytes += entry.nbytes
+        while self._poles_bytes > POLES_CACHE_BYTES and len(self._poles) > 1:
+            _, old = self._poles.popitem(last=False)
+            self._poles_bytes -= old.nbytes
+        return entry
 
     @property
     def VV(self) -> torch.Tensor:
@@ -105,21 +122,29 @@ class _Poles:
     """Per-t resolvent data for the leave-one-out correction (n training points, P poles, C outputs):
     R (n, P) = 1/(μ − z_j) = t/(μt − s_j); dG (n, P) = diag(G_j); E (n, P, C) = w_j (G_j y)_i / (G_j)_ii."""
 
-    def __init__(self, sp: Spectral, t: float):
+    def __init__(self, sp: Spectral, t: float, U: torch.Tensor | None = None):
+        """With test rows U = k(X)ᵀV (b, n), (G_j k)_i for them is pushed through the same product with
+        V as G_j y (one pass over V instead of two) and kept in self.first_gk (n, b, P)."""
         rs = phi_resolvents()
         V = sp.V
-        dtype, cdtype = V.dtype, (torch.complex128 if V.dtype == torch.float64 else torch.complex64)
-        mu = sp.mu
+        cdtype = torch.complex128 if V.dtype == torch.float64 else torch.complex64
         s = torch.as_tensor(rs.poles, dtype=cdtype, device=V.device)
         w = torch.as_tensor(rs.weights, dtype=cdtype, device=V.device)
-        self.R = t / (mu[:, None].to(cdtype) * t - s[None, :])
+        self.R = t / (sp.mu[:, None].to(cdtype) * t - s[None, :])
         self.P = self.R.shape[1]
         self.dG = _real_matmul(sp.VV, self.R)
         self.dG_self = None
         n, C = sp.yhat.shape
-        Gy = _real_matmul(V, (sp.yhat[:, None, :] * self.R[:, :, None]).reshape(n, -1)).reshape(n, self.P, C)
+        b = 0 if U is None else U.shape[0]
+        cols = [(sp.yhat[:, None, :] * self.R[:, :, None]).reshape(n, -1)]
+        if b:
+            cols.append((U.T[:, :, None] * self.R[:, None, :]).reshape(n, b * self.P))
+        prod = _real_matmul(V, torch.cat(cols, dim=1))
+        Gy = prod[:, : self.P * C].reshape(n, self.P, C)
+        self.first_gk = prod[:, self.P * C:].reshape(n, b, self.P) if b else None
         self.E = w[None, :, None] * Gy / self.dG[:, :, None]
         self._sp = sp
+        self.nbytes = sum(x.numel() * x.element_size() for x in (self.R, self.dG, self.E))
 
     def self_diag(self) -> torch.Tensor:
         """(G_j h_i)_i = ((V∘V)((μ − λ)/(μ − z_j)))_i, (n, P)."""
@@ -129,19 +154,22 @@ class _Poles:
             self.dG_self = _real_matmul(sp.VV, h[:, None] * self.R)
         return self.dG_self
 
-    def delta(self, sp: Spectral, U: torch.Tensor) -> torch.Tensor:
-        """Δ (b, n, C) = f_t(x) − f_t⁻ⁱ(x) for test rows with U = k(X)ᵀV (b, n)."""
-        b, C = U.shape[0], self.E.shape[2]
-        if 2 * self.P * b <= C * (2 * self.P + b):
-            return self._delta_by_pole(sp, U)
-        return self._delta_by_row(sp, U)
+    def by_pole(self, b: int) -> bool:
+        """Whether b test rows are cheaper through (G_j k) per pole (4P·b n² flops) than by rows
+        (C(4P + 2b) n² flops)."""
+        return 2 * self.P * b <= self.E.shape[2] * (2 * self.P + b)
 
-    def _delta_by_pole(self, sp, U):
-        # (G_j k)_i for every test row and pole: V @ (Vᵀk ∘ R_j), real and imaginary parts in one product.
-        n, b = sp.V.shape[0], U.shape[0]
-        W = (U.T[:, :, None] * self.R[:, None, :]).reshape(n, b * self.P)
-        GK = _real_matmul(sp.V, W).reshape(n, b, self.P)
-        return torch.einsum("ibj,ijc->bic", GK.real, self.E.real) - torch.einsum("ibj,ijc->bic", GK.imag, self.E.imag)
+    def delta(self, sp: Spectral, U: torch.Tensor, gk: torch.Tensor | None = None) -> torch.Tensor:
+        """Δ (b, n, C) = f_t(x) − f_t⁻ⁱ(x) for test rows with U = k(X)ᵀV (b, n); gk = their (G_j k)_i
+        (n, b, P) when already computed."""
+        if gk is None and not self.by_pole(U.shape[0]):
+            return self._delta_by_row(sp, U)
+        if gk is None:
+            # (G_j k)_i for every test row and pole: V @ (Vᵀk ∘ R_j), real and imaginary parts in one product.
+            n, b = sp.V.shape[0], U.shape[0]
+            W = (U.T[:, :, None] * self.R[:, None, :]).reshape(n, b * self.P)
+            gk = _real_matmul(sp.V, W).reshape(n, b, self.P)
+        return torch.einsum("ibj,ijc->bic", gk.real, self.E.real) - torch.einsum("ibj,ijc->bic", gk.imag, self.E.imag)
 
     def _delta_by_row(self, sp, U):
         # Δ_{x,i,c} = Σ_l V_il U_xl M_lic with M_lic = Re Σ_j R_lj E_ijc: one n×n pass per output, by row blocks.
@@ -269,9 +297,9 @@ class TimeView:
         sp = self._spectral()
         return sp.V @ ((sp.mu - self.model.reg_)[:, None] * self._coefficients())
 
-    def _pole_data(self) -> _Poles:
+    def _pole_data(self, U: torch.Tensor | None = None) -> _Poles:
         if self._poles is None:
-            self._poles = _Poles(self._spectral(), self.t)
+            self._poles = self._spectral().poles(self.t, U)
         return self._poles
 
     def _blocks(self, Xt: torch.Tensor):
@@ -286,11 +314,17 @@ class TimeView:
         sp = self._spectral()
         U = sp.projected_kernel(Xt)
         coef = self._coefficients()
-        poles = self._pole_data()
+        fresh = self._poles is None and self.t not in sp._poles
+        P, b, C = len(phi_resolvents().poles), Xt.shape[0], m.n_outputs_
+        first = U if fresh and 2 * P * b <= C * (2 * P + b) else None  # share the pass over V with G_j y
+        poles = self._pole_data(first)
+        gk = poles.first_gk if first is not None and poles.first_gk is not None else None
+        poles.first_gk = None
         block = max(1, min(Xt.shape[0], (64 * 2 ** 20) // (8 * m.n_train_ * m.n_outputs_)))
         for start in range(0, Xt.shape[0], block):
             Ub = U[start:start + block]
-            yield slice(start, start + Ub.shape[0]), Ub @ coef, poles.delta(sp, Ub)
+            gkb = None if gk is None else gk[:, start:start + block]
+            yield slice(start, start + Ub.shape[0]), Ub @ coef, poles.delta(sp, Ub, gkb)
 
     def _self_terms(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(y − f_t(X_train) (n, C), Δ_i at x_i (n, C))."""

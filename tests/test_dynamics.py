@@ -162,9 +162,10 @@ def test_leave_one_out_at_time_t_equals_brute_force_retraining(lam, n, seed):
         view = model.at_time(t)
         f, f_train = ref.predict(t)
         loo, own = ref.loo(t)
+        assert _rel(view.loo_predictions(Xt[:1]), loo[:1, :, 0]) < 1e-8  # one test point, new t: fused path
         assert _rel(view.predict(Xt), f[:, 0]) < 1e-10
-        assert _rel(view.loo_predictions(Xt), loo[..., 0]) < 1e-8
-        assert _rel(view.loo_predictions(Xt[:1]), loo[:1, :, 0]) < 1e-8  # the one-test-point path
+        assert _rel(view.loo_predictions(Xt), loo[..., 0]) < 1e-8  # batch: by rows
+        assert _rel(view.loo_predictions(Xt[1:2]), loo[1:2, :, 0]) < 1e-8  # one test point, cached t: by pole
         infl = 0.5 * (loo[..., 0] - yt[:, None]) ** 2 - 0.5 * (f - yt[:, None]) ** 2
         assert _rel(view.influence(Xt, yt), infl) < 1e-8
         assert _rel(view.influence(Xt[2], yt[2:3]), infl[2:3]) < 1e-8
@@ -184,9 +185,10 @@ def test_multiclass_leave_one_out_at_time_t():
         view = model.at_time(t)
         f, f_train = ref.predict(t)
         loo, own = ref.loo(t)
+        assert _rel(view.loo_predictions(Xt[:1]), loo[:1]) < 1e-8
         assert view.predict(Xt).shape == (5, C) and view.loo_predictions(Xt).shape == (5, 70, C)
         assert _rel(view.loo_predictions(Xt), loo) < 1e-8
-        assert _rel(view.loo_predictions(Xt[:1]), loo[:1]) < 1e-8
+        assert _rel(view.loo_predictions(Xt[:2]), loo[:2]) < 1e-8
         infl = 0.5 * ((loo - yt[:, None, :]) ** 2).sum(-1) - 0.5 * ((f - yt) ** 2).sum(-1)[:, None]
         assert _rel(view.influence(Xt, yt), infl) < 1e-8
         assert _rel(view.loo_residuals(), y - own) < 1e-8
