@@ -4,8 +4,10 @@ import streamlit as st
 
 from ifexplorer.ui import CONFIG_KEY, UPLOAD_KEY
 from ifexplorer.ui.sidebar import sidebar
+from ifexplorer.ui.widgets import favicon
 
-st.set_page_config(page_title="IF Explorer", layout="wide")
+# A local favicon: material page icons would otherwise be fetched from fonts.gstatic.com as favicons.
+st.set_page_config(page_title="IF Explorer", page_icon=favicon(), layout="wide")
 
 PAGES = [
     st.Page("app_pages/overview.py", title="Overview", icon=":material/home:", default=True),

@@ -46,7 +46,7 @@ def _fmt_t(t: float) -> str:
 with ui.friendly_errors("The training-dynamics view"):
     ui.with_progress(exp, "eigh", "Eigendecomposition of the kernel (once per model)",
                      lambda progress: exp.model.eigendecomposition(progress))
-    c1, c2 = st.columns([1, 1])
+    c1, c2, _ = st.columns([1, 2, 1])
     with c1:
         i = ui.test_index_input(exp)
     with c2:
@@ -81,11 +81,11 @@ with ui.friendly_errors("The training-dynamics view"):
                               for j, s in zip(top.harmful, top.harmful_scores)], size=72, per_row=max(6, int(k)))
             else:
                 st.caption("No harmful training points at this time (at t = 0 nothing has been learned).")
-        st.dataframe(pd.DataFrame({
+        st.expander("As a table").dataframe(pd.DataFrame({
             "kind": ["helpful"] * len(top.helpful) + ["harmful"] * len(top.harmful),
             "training #": np.concatenate([top.helpful, top.harmful]).astype(int),
             "influence": np.concatenate([top.helpful_scores, top.harmful_scores])}),
-            hide_index=True, key="dyn_table", height=180)
+            hide_index=True, key="dyn_table")
         _curves(t, i)
 
     def _curves(t: float, i: int) -> None:

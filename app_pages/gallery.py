@@ -92,8 +92,14 @@ with ui.friendly_errors("The gallery"):
 
     left, right = st.columns(2)
     left.plotly_chart(plots.influence_histogram(row), key="hist")
-    groups = exp.memo(("groups", i), lambda: group_complexity(exp.model, row, 10))
-    right.plotly_chart(plots.group_complexity_figure(groups.complexity, groups.mean_score), key="groups")
+    with right:
+        scope = st.radio("Order training points by their influence on", ["the whole test set", "this test image"],
+                         key="groups_scope", horizontal=True)
+        if scope == "this test image":
+            groups = exp.memo(("groups", i), lambda: group_complexity(exp.model, row, 10))
+        else:
+            groups = exp.memo("groups_all", lambda: group_complexity(exp.model, exp.influence_matrix().sum(0), 10))
+        st.plotly_chart(plots.group_complexity_figure(groups.complexity, groups.mean_score), key="groups")
 
     st.subheader("Suspicious training points")
     st.caption("Ranked by self-influence I(i, xᵢ): how much a point's own loss grows when it is left out.")

@@ -42,7 +42,7 @@ def _show_clicked(event, where) -> None:
 
 with ui.friendly_errors("The IHVP study"):
     st.subheader("Estimate against the exact influence")
-    i = ui.test_index_input(exp)
+    i = ui.test_index_input(exp, container=st.columns([1, 3])[0])
     exact, ihvp = exp.influence_matrix()[i], exp.ihvp_matrix()[i]
     left, right = st.columns([3, 1])
     event = left.plotly_chart(plots.ihvp_scatter(exact, ihvp), key="ihvp_scatter", on_select="rerun",

@@ -97,7 +97,10 @@ def error_vs_reg_figure(regs, mean_error, median_error, lower, upper, current=No
     fig.add_scatter(x=r, y=_vec(upper, "upper"), mode="lines", name="upper bound λmax/(λ+λmax)",
                     line=dict(color=GREY, dash="dash"))
     if current is not None:
-        fig.add_vline(x=float(current), line=dict(color=FLIPPED, width=2), annotation_text=f"λ = {current:g}")
+        fig.add_vline(x=float(current), line=dict(color=FLIPPED, width=2))
+        # annotations on a log axis take log10 coordinates
+        fig.add_annotation(x=np.log10(float(current)), y=1.02, text=f"chosen λ = {current:g}", showarrow=False,
+                           xanchor="left", font=dict(color=FLIPPED))
     fig.update_xaxes(type="log")
     fig.update_yaxes(range=[0, 1.05])
     return fig

@@ -27,12 +27,12 @@ def current_experiment() -> Experiment:
     return exp
 
 
-def test_index_input(exp: Experiment, label: str = "Test image #") -> int:
+def test_index_input(exp: Experiment, label: str = "Test image #", container=None) -> int:
     """The chosen test index, shared by every page and bound to the URL (?test=…)."""
     m = len(exp.data.X_test)
     if st.session_state.get("test", 0) >= m:
         st.session_state["test"] = 0
-    return int(st.number_input(label, 0, m - 1, 0, step=1, key="test", bind="query-params",
+    return int((container or st).number_input(label, 0, m - 1, 0, step=1, key="test", bind="query-params",
                                help="Shareable: the index is in the page URL."))
 
 

@@ -28,13 +28,14 @@ def show_image(image, caption: str | None = None, size: int = 112, width="conten
 
 
 def image_row(images, captions, size: int = 84, per_row: int = 5) -> None:
-    """Images in rows of `per_row` columns, each with its caption."""
+    """Images in rows of `per_row` equal columns, each with its caption; each image fills its column
+    (rendered at ≥ 2× `size` px so the browser only ever shrinks it)."""
     images = list(images)
     for start in range(0, len(images), per_row):
         cols = st.columns(per_row)
         for col, img, cap in zip(cols, images[start:start + per_row], captions[start:start + per_row]):
             with col:
-                show_image(img, cap, size)
+                show_image(img, cap, 2 * size, width="stretch")
 
 
 def explain(markdown: str) -> None:
@@ -65,7 +66,10 @@ def friendly_errors(what: str = "This page"):
 
 def fmt(x: float) -> str:
     """Compact signed number for influence scores."""
-    return f"{x:+.2e}" if x != 0 and (abs(x) < 1e-2 or abs(x) >= 1e3) else f"{x:+.3f}"
+    if x == 0 or 1e-2 <= abs(x) < 1e3:
+        return f"{x:+.3f}"
+    mantissa, exponent = f"{x:+.1e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
 
 
 def selected_training_index(event) -> int | None:
@@ -81,3 +85,13 @@ def selected_training_index(event) -> int | None:
         if data is not None:
             return int(data)
     return None
+
+
+def favicon() -> Image.Image:
+    """A 32×32 icon drawn locally (a blue disc with a white dot), so no icon is fetched from the web."""
+    yy, xx = np.mgrid[:32, :32]
+    r = np.hypot(yy - 15.5, xx - 15.5)
+    rgba = np.zeros((32, 32, 4), np.uint8)
+    rgba[r < 15] = (47, 111, 222, 255)
+    rgba[r < 5] = (255, 255, 255, 255)
+    return Image.fromarray(rgba, "RGBA")

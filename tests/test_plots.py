@@ -1,0 +1,92 @@
+"""Plot builders: the figures carry exactly the arrays they were given, and refuse mismatched input."""
+import numpy as np
+import pytest
+
+from ifexplorer import plots
+from ifexplorer.classroom import example_points, parameter_influence, response_curve, weighted_fit
+
+
+def test_influence_histogram_splits_helpful_and_harmful_counts():
+    scores = np.array([-3.0, -1.0, 0.5, 1.0, 2.0, 2.5])
+    fig = plots.influence_histogram(scores, n_bins=4)
+    helpful, harmful = fig.data
+    assert helpful.y.sum() == 4 and harmful.y.sum() == 2
+    assert fig.layout.yaxis.type == "log"
+
+
+def test_group_complexity_colours_by_sign_of_mean_score():
+    fig = plots.group_complexity_figure([3.0, 1.0, 2.0], [-0.5, 0.1, 0.7])
+    bar = fig.data[0]
+    np.testing.assert_array_equal(bar.x, [1, 2, 3])
+    np.testing.assert_array_equal(bar.y, [3.0, 1.0, 2.0])
+    assert list(bar.marker.color) == [plots.HARMFUL, plots.HELPFUL, plots.HELPFUL]
+    with pytest.raises(ValueError, match="same length"):
+        plots.group_complexity_figure([1.0, 2.0], [0.1])
+
+
+def test_self_influence_ranks_largest_first_and_marks_flipped():
+    s = np.array([0.1, 0.9, 0.5, 0.7])
+    fig = plots.self_influence_figure(s, flipped=[False, False, True, False], top=3)
+    bar = fig.data[0]
+    np.testing.assert_array_equal(bar.customdata, [1, 3, 2])
+    np.testing.assert_array_equal(bar.y, [0.9, 0.7, 0.5])
+    assert list(bar.marker.color) == [plots.GREY, plots.GREY, plots.FLIPPED]
+
+
+def test_ihvp_scatter_has_identity_line_spanning_both_axes():
+    exact, ihvp = np.array([-1.0, 0.5, 2.0]), np.array([-0.2, 0.1, 3.0])
+    fig = plots.ihvp_scatter(exact, ihvp, indices=[7, 8, 9])
+    line, points = fig.data
+    assert list(line.x) == [-1.0, 3.0] and list(line.y) == [-1.0, 3.0]
+    np.testing.assert_array_equal(points.x, exact)
+    np.testing.assert_array_equal(points.y, ihvp)
+    np.testing.assert_array_equal(points.customdata, [7, 8, 9])
+    with pytest.raises(ValueError, match="same length"):
+        plots.ihvp_scatter(exact, ihvp[:2])
+
+
+def test_error_vs_reg_marks_the_chosen_lambda_on_a_log_axis():
+    regs = np.geomspace(1e-3, 1, 4)
+    fig = plots.error_vs_reg_figure(regs, [0.9, 0.5, 0.2, 0.1], [0.9, 0.5, 0.2, 0.1], [0.8, 0.4, 0.1, 0.0],
+                                    [1, 1, 0.9, 0.8], current=0.01)
+    assert fig.layout.xaxis.type == "log"
+    assert fig.layout.shapes[0].x0 == 0.01
+    assert fig.layout.annotations[0].x == pytest.approx(-2.0)  # log10 coordinates on a log axis
+    np.testing.assert_array_equal(fig.data[2].y, [0.8, 0.4, 0.1, 0.0])
+
+
+def test_error_vs_density_carries_points_bins_and_rho():
+    fig = plots.error_vs_density_figure([1.0, 2.0, 3.0], [0.9, 0.5, 0.1], [1.5, 2.5], [0.7, 0.3], -0.87)
+    assert "-0.87" in fig.layout.title.text
+    np.testing.assert_array_equal(fig.data[0].customdata, [0, 1, 2])
+    np.testing.assert_array_equal(fig.data[1].y, [0.7, 0.3])
+
+
+def test_time_marker_figure_checks_lengths_and_marks_t():
+    fig = plots.time_marker_figure([0.1, 1, 10], {"train": [3, 2, 1], "test": [3, 2.5, 2]}, 1.0, "loss", "loss")
+    assert [d.name for d in fig.data] == ["train", "test"]
+    assert fig.layout.shapes[0].x0 == 1.0 and fig.layout.xaxis.type == "log"
+    with pytest.raises(ValueError, match="2 values for 3 times"):
+        plots.time_marker_figure([0.1, 1, 10], {"train": [3, 2]}, 1.0, "loss", "loss")
+
+
+def test_classroom_figures_match_math_section_8():
+    x, y = example_points()
+    theta = weighted_fit(x, y, np.ones(3))
+    np.testing.assert_allclose(theta, [1.0, 1 / 6], atol=1e-12)
+    eps = np.linspace(-0.5, 1, 7)
+    curve = response_curve(x, y, 0, eps)
+    infl = parameter_influence(x, y)
+    fig = plots.classroom_response_figure(eps, curve, infl[0], 0.25)
+    slope, slope_tangent = fig.data[0], fig.data[1]
+    np.testing.assert_allclose(slope.y, curve[:, 0])
+    np.testing.assert_allclose(slope_tangent.y, theta[0] + infl[0, 0] * eps)
+    fit = plots.classroom_fit_figure(x, y, theta, curve[3], 0, 0.0)
+    np.testing.assert_allclose(fit.data[0].y, theta[0] * np.array([-0.5, 2.5]) + theta[1])
+    with pytest.raises(ValueError, match=r"\(7, 2\)"):
+        plots.classroom_response_figure(eps, curve[:3], infl[0], 0.0)
+
+
+def test_empty_input_is_refused():
+    with pytest.raises(ValueError, match="empty"):
+        plots.influence_histogram([])
