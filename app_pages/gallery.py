@@ -36,7 +36,9 @@ def _train_caption(j: int, score: float) -> str:
     return f"#{j} · {exp.class_name(train_cls[j])} · {ui.fmt(score)}{flag}"
 
 
-with ui.friendly_errors("The gallery"):
+def _chosen_panel() -> None:
+    """The chosen test image, its top-k helpful / harmful training images, the grid to pick another,
+    the histogram and the CSV. A fragment: picking an image reruns only this panel."""
     top_left, top_right = st.columns([1, 3], gap="large")
     with top_left:
         i = ui.test_index_input(exp)
@@ -44,31 +46,50 @@ with ui.friendly_errors("The gallery"):
         ok = pred[i] == true[i]
         ui.show_image(data.images_test[i], f"test #{i}", size=196)
         out = np.atleast_1d(exp.test_outputs()[i])
+        verdict = ":green[:material/check_circle: correct]" if ok else ":red[:material/cancel: wrong]"
         st.markdown(f"**Label:** {exp.class_name(true[i])}  \n"
-                    f"**Prediction:** {exp.class_name(pred[i])} {':green[:material/check_circle: correct]' if ok else ':red[:material/cancel: wrong]'}  \n"
+                    f"**Prediction:** {exp.class_name(pred[i])} {verdict}  \n"
                     f"**Output f(x):** {', '.join(f'{v:+.3f}' for v in out[:10])}")
     row = exp.influence_matrix()[i]
     top = top_influences(row, int(k))
     with top_right:
-        st.subheader(f"Most helpful ({len(top.helpful)})")
-        ui.image_row([data.images_train[j] for j in top.helpful],
-                     [_train_caption(j, s) for j, s in zip(top.helpful, top.helpful_scores)], size=84, per_row=8)
-        st.subheader(f"Most harmful ({len(top.harmful)})")
-        if len(top.harmful):
-            ui.image_row([data.images_train[j] for j in top.harmful],
-                         [_train_caption(j, s) for j, s in zip(top.harmful, top.harmful_scores)], size=84, per_row=8)
-        else:
-            st.caption("No training image hurts this prediction.")
-        table = pd.DataFrame({
-            "kind": ["helpful"] * len(top.helpful) + ["harmful"] * len(top.harmful),
-            "training #": np.concatenate([top.helpful, top.harmful]).astype(int),
-            "label": [exp.class_name(train_cls[j]) for j in np.concatenate([top.helpful, top.harmful]).astype(int)],
-            "flipped": noisy[np.concatenate([top.helpful, top.harmful]).astype(int)],
-            "influence": np.concatenate([top.helpful_scores, top.harmful_scores]),
-        })
-        with st.expander("As a table"):
-            st.dataframe(table, hide_index=True, key="topk_table")
+        _neighbours(top)
+    _browser(i)
+    left, right = st.columns(2)
+    with left:
+        st.plotly_chart(plots.influence_histogram(row), key="hist")
+        csv = pd.DataFrame({"training #": np.arange(len(row)), "label": [exp.class_name(c) for c in train_cls],
+                            "flipped": noisy, "influence": row, "ihvp_influence": exp.ihvp_matrix()[i],
+                            "self_influence": exp.self_influence()}).to_csv(index=False)
+        st.download_button("Download this image's influence scores (CSV)", csv, file_name=f"influence_test{i}.csv",
+                           mime="text/csv", key="csv", icon=":material/download:")
+    with right:
+        _groups(i, row)
 
+
+def _neighbours(top) -> None:
+    st.subheader(f"Most helpful ({len(top.helpful)})")
+    ui.image_row([data.images_train[j] for j in top.helpful],
+                 [_train_caption(j, s) for j, s in zip(top.helpful, top.helpful_scores)], size=84, per_row=8)
+    st.subheader(f"Most harmful ({len(top.harmful)})")
+    if len(top.harmful):
+        ui.image_row([data.images_train[j] for j in top.harmful],
+                     [_train_caption(j, s) for j, s in zip(top.harmful, top.harmful_scores)], size=84, per_row=8)
+    else:
+        st.caption("No training image hurts this prediction.")
+    members = np.concatenate([top.helpful, top.harmful]).astype(int)
+    table = pd.DataFrame({
+        "kind": ["helpful"] * len(top.helpful) + ["harmful"] * len(top.harmful),
+        "training #": members,
+        "label": [exp.class_name(train_cls[j]) for j in members],
+        "flipped": noisy[members],
+        "influence": np.concatenate([top.helpful_scores, top.harmful_scores]),
+    })
+    with st.expander("As a table"):
+        st.dataframe(table, hide_index=True, key="topk_table")
+
+
+def _browser(i: int) -> None:
     with st.expander(f"Browse test images ({len(pred)})", expanded=True, icon=":material/grid_view:"):
         options = ["All", "Misclassified"] + [f"Class {c}" for c in data.class_names]
         shown = st.segmented_control("Show", options, default="All", key="gallery_filter")
@@ -87,20 +108,21 @@ with ui.friendly_errors("The gallery"):
                     ui.show_image(data.images_test[j], None, 56)
                     st.button(f"#{j}", key=f"pick_{j}", on_click=_pick, args=(j,),
                               icon=None if pred[j] == true[j] else ":material/close:",
-                              type="primary" if j == i else "secondary", help="misclassified"
-                              if pred[j] != true[j] else None)
+                              type="primary" if j == i else "secondary",
+                              help="misclassified" if pred[j] != true[j] else None)
 
-    left, right = st.columns(2)
-    left.plotly_chart(plots.influence_histogram(row), key="hist")
-    with right:
-        scope = st.radio("Order training points by their influence on", ["the whole test set", "this test image"],
-                         key="groups_scope", horizontal=True)
-        if scope == "this test image":
-            groups = exp.memo(("groups", i), lambda: group_complexity(exp.model, row, 10))
-        else:
-            groups = exp.memo("groups_all", lambda: group_complexity(exp.model, exp.influence_matrix().sum(0), 10))
-        st.plotly_chart(plots.group_complexity_figure(groups.complexity, groups.mean_score), key="groups")
 
+def _groups(i: int, row) -> None:
+    scope = st.radio("Order training points by their influence on", ["the whole test set", "this test image"],
+                     key="groups_scope", horizontal=True)
+    if scope == "this test image":
+        groups = exp.memo(("groups", i), lambda: group_complexity(exp.model, row, 10))
+    else:
+        groups = exp.memo("groups_all", lambda: group_complexity(exp.model, exp.influence_matrix().sum(0), 10))
+    st.plotly_chart(plots.group_complexity_figure(groups.complexity, groups.mean_score), key="groups")
+
+
+def _suspicious() -> None:
     st.subheader("Suspicious training points")
     st.caption("Ranked by self-influence I(i, xᵢ): how much a point's own loss grows when it is left out.")
     si = exp.self_influence()
@@ -113,8 +135,7 @@ with ui.friendly_errors("The gallery"):
                   help=f"By chance one would expect {50 * noisy.mean():.1f}.")
     st.plotly_chart(plots.self_influence_figure(si, noisy), key="selfinf")
 
-    csv = pd.DataFrame({"training #": np.arange(len(row)), "label": [exp.class_name(c) for c in train_cls],
-                        "flipped": noisy, "influence": row, "ihvp_influence": exp.ihvp_matrix()[i],
-                        "self_influence": si}).to_csv(index=False)
-    st.download_button("Download these influence scores (CSV)", csv, file_name=f"influence_test{i}.csv",
-                       mime="text/csv", key="csv", icon=":material/download:")
+
+with ui.friendly_errors("The gallery"):
+    st.fragment(_chosen_panel)()
+    _suspicious()

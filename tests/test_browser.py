@@ -1,0 +1,147 @@
+"""The app in a real browser (Debian chromium via Playwright) against `streamlit run app.py` on loopback.
+Skipped when chromium or playwright is missing; .ci/run installs both. Prints the timings it measures
+and saves screenshots to artifacts/screenshots/."""
+import json
+import time
+
+import pytest
+
+from browser_util import CHROMIUM, CHROMIUM_ARGS, IDLE, ROOT, SCREENSHOTS, Server, browser_available, wait_idle
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow,
+              pytest.mark.skipif(not browser_available(), reason="needs /usr/bin/chromium and playwright")]
+
+PAGES = [("Overview", "Train accuracy"), ("Influence gallery", "Most helpful"),
+         ("Training dynamics", "Most helpful at"), ("IHVP error", "Error rate against density"),
+         ("Network check", "Network check"), ("Influence 101", "From the line")]
+TIMINGS: dict = {}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    srv = Server(tmp_path_factory.mktemp("server") / "streamlit.log")
+    try:
+        srv.wait_healthy()
+        yield srv
+    finally:
+        srv.stop()
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        (SCREENSHOTS.parent / "browser_timings.json").write_text(json.dumps(TIMINGS, indent=2))
+        print("\nbrowser timings (s):", json.dumps(TIMINGS, indent=2))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def _page(browser, height=1600):
+    page = browser.new_context(viewport={"width": 1400, "height": height}).new_page()
+    page.console_errors = []
+    page.on("console", lambda m: page.console_errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: page.console_errors.append(str(e)))
+    return page
+
+
+def _goto(page, title, text):
+    start = time.perf_counter()
+    page.get_by_test_id("stSidebarNav").get_by_text(title, exact=True).click()
+    wait_idle(page, text, 120_000)
+    return time.perf_counter() - start
+
+
+def _metrics(page) -> dict:
+    labels = page.locator('[data-testid="stMetricLabel"]').all_inner_texts()
+    values = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
+    return dict(zip([s.strip() for s in labels], [s.strip() for s in values]))
+
+
+def test_five_sessions_at_once_get_correct_pages_and_one_fit(server, browser):
+    start = time.perf_counter()
+    pages = [_page(browser) for _ in range(5)]
+    for page in pages:
+        page.goto(server.url, wait_until="commit")
+    seen = []
+    for page in pages:
+        wait_idle(page, "Train accuracy", 180_000)
+        seen.append(_metrics(page))
+    TIMINGS["five_sessions_cold_to_overview"] = round(time.perf_counter() - start, 2)
+    assert server.fits() == 1, server.log()
+    assert all(m == seen[0] for m in seen) and seen[0]["Training points"] == "800"
+    assert 0.9 < float(seen[0]["Test accuracy"].rstrip("%")) / 100 <= 1.0
+    for page in pages:
+        assert not page.console_errors, page.console_errors
+        page.context.close()
+
+
+def test_every_page_renders_and_warm_switches_are_fast(server, browser):
+    page = _page(browser, height=2200)
+    page.goto(server.url)
+    wait_idle(page, "Train accuracy", 120_000)
+    first, warm = {}, {}
+    for title, text in PAGES:
+        first[title] = round(_goto(page, title, text), 2)
+        time.sleep(0.5)
+        page.screenshot(path=str(SCREENSHOTS / f"{title.lower().replace(' ', '_')}.png"))
+        assert page.locator('[data-testid="stException"]').count() == 0, title
+    for title, text in PAGES:
+        warm[title] = round(_goto(page, title, text), 2)
+    TIMINGS["first_visit"], TIMINGS["warm_switch"] = first, warm
+    assert max(warm.values()) <= 2.0 * 2, warm  # budget 2 s; ×2 slack for a loaded CI machine
+    assert server.fits() == 1
+    assert not page.console_errors, page.console_errors
+
+
+def test_picking_a_test_image_changes_image_and_neighbours(server, browser):
+    page = _page(browser)
+    page.goto(server.url + "/gallery")
+    wait_idle(page, "Most helpful", 120_000)
+    captions = page.locator('[data-testid="stImageCaption"]')
+    before = captions.all_inner_texts()[:8]
+    start = time.perf_counter()
+    page.get_by_role("button", name="#5", exact=True).click()
+    page.get_by_text("test #5", exact=True).wait_for(timeout=30_000)
+    page.wait_for_selector(IDLE)
+    TIMINGS["new_test_image"] = round(time.perf_counter() - start, 3)
+    after = captions.all_inner_texts()[:8]
+    assert after != before and after[0] == "test #5"
+    assert "test=5" in page.url  # the chosen index is shareable
+    page.screenshot(path=str(SCREENSHOTS / "gallery_test5.png"))
+    assert TIMINGS["new_test_image"] <= 1.0 * 3, TIMINGS  # budget 1 s; ×3 slack on a loaded machine
+    # the URL alone restores the choice in a new session
+    other = _page(browser)
+    other.goto(server.url + "/gallery?test=5")
+    wait_idle(other, "Most helpful", 60_000)
+    assert other.locator('[data-testid="stImageCaption"]').first.inner_text() == "test #5"
+    assert not [e for e in page.console_errors + other.console_errors if "404" not in e], page.console_errors
+
+
+def test_time_slider_moves_only_its_panel_quickly(server, browser):
+    page = _page(browser)
+    page.goto(server.url)
+    wait_idle(page, "Train accuracy", 120_000)
+    _goto(page, "Training dynamics", "Most helpful at")
+    heading = page.get_by_text("Most helpful at t =", exact=False).first
+    before = heading.inner_text()
+    slider = page.get_by_role("slider", name="Training time t (log scale)")
+    moves = []
+    for key in ("ArrowRight", "ArrowRight", "ArrowLeft"):
+        old = heading.inner_text()
+        start = time.perf_counter()
+        slider.focus()
+        slider.press(key)
+        deadline = start + 10
+        while heading.inner_text() == old and time.perf_counter() < deadline:
+            time.sleep(0.01)
+        page.wait_for_selector(IDLE)
+        moves.append(round(time.perf_counter() - start, 3))
+    TIMINGS["time_slider_move"] = moves
+    assert heading.inner_text() != before
+    page.screenshot(path=str(SCREENSHOTS / "dynamics_moved.png"))
+    assert min(moves) <= 0.5 * 3, moves  # budget 0.5 s; ×3 slack on a loaded machine
+    assert not page.console_errors, page.console_errors
