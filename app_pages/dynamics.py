@@ -8,10 +8,9 @@ import streamlit as st
 import ifexplorer.ui as ui
 from ifexplorer import plots
 
-try:  # the paper's time studies (Figures 6 and 7); the page works without them
-    from ifexplorer.experiments import dynamics as studies
-except ImportError:
-    studies = None
+from ifexplorer.experiments import dynamics as studies
+
+SAMPLE = 20  # test points over which Figures 6 and 7 average
 
 st.title("Training dynamics")
 ui.explain(r"""
@@ -29,14 +28,35 @@ noisy, train_cls = exp.noisy_mask(), exp.train_class()
 
 
 def _times() -> list:
-    """Log-spaced times covering the kernel's time scales, then ∞."""
-    if studies is not None and hasattr(studies, "time_grid"):
-        grid = np.asarray(studies.time_grid(exp.model, n_points=41), dtype=float)
-    else:
-        lo, hi = exp.spectrum()
-        grid = np.geomspace(0.1 / (hi + exp.config.reg), 10.0 / (lo + exp.config.reg), 41)
-    grid = [float(f"{t:.3g}") for t in grid if np.isfinite(t) and t > 0]
-    return sorted(set(grid)) + [math.inf]
+    """The study's log-spaced time grid (covering the kernel's time scales), then ∞."""
+    return [float(t) for t in studies.time_grid(exp.model, n_points=41)] + [math.inf]
+
+
+def _studies(k: int) -> None:
+    """The paper's Figure 6 (top-k turnover) and, with label noise, Figure 7 (flipped share)."""
+    finite = np.asarray(times[:-1])
+    sample = np.arange(min(SAMPLE, len(data.X_test)))
+    st.subheader("How the most influential set turns over (Figure 6)")
+    track = ui.with_progress(exp, ("topk", k), f"Top-{k} sets of {len(sample)} test images at {len(finite)} times",
+                             lambda progress: studies.topk_tracking(exp.model, data.X_test[sample],
+                                                                    data.y_test[sample], finite, k, progress))
+    st.plotly_chart(plots.time_marker_figure(
+        finite[1:], {"helpful + harmful (mean)": track.mean_turnover,
+                     "helpful (mean)": track.helpful_turnover.mean(0), "harmful (mean)": track.harmful_turnover.mean(0)},
+        None, f"New members of the top-{k} sets between neighbouring times "
+                                  f"(mean over {len(sample)} test images)", "points replaced"), key="dyn_turnover")
+    if not noisy.any():
+        st.caption("Set a label-noise fraction in the sidebar to see how flipped labels gain influence (Figure 7).")
+        return
+    st.subheader("Flipped labels among the most influential (Figure 7)")
+    share = ui.with_progress(exp, ("noisy", k), "Share of flipped labels over time",
+                             lambda progress: studies.noisy_share(exp.model, data.X_test[sample], data.y_test[sample],
+                                                                  noisy, finite, k, progress))
+    st.plotly_chart(plots.time_marker_figure(
+        finite, {"share of flipped labels in the top-k": share.share, "test loss": share.test_loss,
+                 "random choice": np.full(len(finite), share.base_rate)},
+        None, "Flipped labels among the most influential points, and the test loss", "value"),
+        key="dyn_noisy")
 
 
 def _fmt_t(t: float) -> str:
@@ -87,15 +107,26 @@ with ui.friendly_errors("The training-dynamics view"):
             "influence": np.concatenate([top.helpful_scores, top.harmful_scores])}),
             hide_index=True, key="dyn_table")
         _curves(t, i)
+        if noisy.any():
+            found = studies.mislabel_detection(exp.model, noisy, t)
+            st.caption(f"Self-influence at t = {_fmt_t(t)} finds flipped labels with ROC AUC **{found.auc:.2f}** "
+                       f"(random: 0.50); the top 10% of the ranking holds {found.found[1]:.0%} of them.")
 
     def _curves(t: float, i: int) -> None:
-        if studies is None:
-            st.info("Loss curves, prediction paths and top-k turnover over time are coming soon "
-                    "(they need ifexplorer.experiments.dynamics).", icon=":material/hourglass_top:")
-            return
-        _study_plots(t, i)
-
-    def _study_plots(t: float, i: int) -> None:  # filled in when experiments.dynamics lands
-        st.info("Time studies: coming soon.", icon=":material/hourglass_top:")
+        finite = np.asarray(times[:-1])
+        curves = exp.memo("curves", lambda: studies.training_curves(exp.model, data.X_test, data.y_test, finite))
+        path = exp.memo(("path", i), lambda: studies.prediction_path(exp.model, data.X_test[i], finite))
+        t_mark = min(t, finite[-1])
+        left, right = st.columns(2)
+        left.plotly_chart(plots.time_marker_figure(
+            finite, {"train loss": curves.train_loss, "test loss": curves.test_loss,
+                     "test accuracy": curves.test_accuracy}, t_mark, "Loss and accuracy during training", "value"),
+            key="dyn_curves")
+        preds = np.asarray(path.predictions)
+        series = ({"f_t(x)": preds} if preds.ndim == 1 else
+                  {f"class {exp.class_name(c)}": preds[:, c] for c in range(min(preds.shape[1], 10))})
+        right.plotly_chart(plots.time_marker_figure(finite, series, t_mark, f"Prediction for test #{i} over time",
+                                                    "output f_t(x)"), key="dyn_path")
 
     panel()
+    _studies(int(k))

@@ -123,8 +123,8 @@ def error_vs_density_figure(log_density, error, bin_centers, bin_means, spearman
     return fig
 
 
-def time_marker_figure(times, series: dict, t: float, title: str, ylabel: str, log_y: bool = False) -> go.Figure:
-    """Curves over training time (log axis) with a vertical marker at the chosen t."""
+def time_marker_figure(times, series: dict, t: float | None, title: str, ylabel: str, log_y: bool = False) -> go.Figure:
+    """Curves over training time (log axis) with a vertical marker at the chosen t (None: no marker)."""
     tt = _vec(times, "times")
     fig = _fig(title, "training time t (log scale)", ylabel)
     palette = [HELPFUL, HARMFUL, FLIPPED, GREY, "#3BB273", "#7768AE"]
@@ -133,7 +133,8 @@ def time_marker_figure(times, series: dict, t: float, title: str, ylabel: str, l
         if v.shape != tt.shape:
             raise ValueError(f"series {name!r} has {v.shape[0]} values for {tt.shape[0]} times")
         fig.add_scatter(x=tt, y=v, mode="lines", name=name, line=dict(color=palette[k % len(palette)]))
-    fig.add_vline(x=float(t), line=dict(color="black", width=1.5, dash="dot"))
+    if t is not None:
+        fig.add_vline(x=float(t), line=dict(color="black", width=1.5, dash="dot"))
     fig.update_xaxes(type="log")
     if log_y:
         fig.update_yaxes(type="log")

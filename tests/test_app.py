@@ -106,6 +106,23 @@ def test_time_slider_changes_the_panel_to_the_exact_view_at_t():
     np.testing.assert_array_equal(moved.loc[moved.kind == "helpful", "training #"], top.helpful)
 
 
+def test_label_noise_shows_flipped_share_and_detection():
+    at = _app()
+    at.number_input(key="n_train").set_value(200).run()
+    at.number_input(key="n_test").set_value(50).run()
+    at.slider(key="noise").set_value(0.2).run()
+    at.switch_page("app_pages/dynamics.py").run()
+    _ok(at)
+    assert any("Figure 7" in h.value for h in at.subheader)
+    assert any("ROC AUC" in c.value for c in at.caption)
+    at.switch_page("app_pages/gallery.py").run()
+    _ok(at)
+    found = next(m for m in at.metric if m.label.startswith("Flipped labels among"))
+    ds = load_dataset("mnist", classes=(7, 9), n_train=200, n_test=50, label_noise=0.2, seed=0)
+    si = NTKInfluence(reg=1e-3).fit(ds.X_train, ds.y_train).self_influence()
+    assert found.value == f"{int(ds.noisy_train[np.argsort(-si, kind='stable')[:50]].sum())} / 50"
+
+
 def test_lambda_changes_the_ihvp_plots():
     at = _app()
     at.switch_page("app_pages/ihvp.py").run()

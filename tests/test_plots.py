@@ -66,6 +66,7 @@ def test_time_marker_figure_checks_lengths_and_marks_t():
     fig = plots.time_marker_figure([0.1, 1, 10], {"train": [3, 2, 1], "test": [3, 2.5, 2]}, 1.0, "loss", "loss")
     assert [d.name for d in fig.data] == ["train", "test"]
     assert fig.layout.shapes[0].x0 == 1.0 and fig.layout.xaxis.type == "log"
+    assert not plots.time_marker_figure([0.1, 1], {"a": [1, 2]}, None, "t", "y").layout.shapes
     with pytest.raises(ValueError, match="2 values for 3 times"):
         plots.time_marker_figure([0.1, 1, 10], {"train": [3, 2]}, 1.0, "loss", "loss")
 

@@ -7,7 +7,6 @@ float('inf') is the fully trained model. All of them share one cached eigendecom
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
