@@ -15,8 +15,8 @@ from ifexplorer.data import load_dataset
 from ifexplorer.ui import datasets, engine
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-PAGES = ["app_pages/overview.py", "app_pages/gallery.py", "app_pages/dynamics.py", "app_pages/ihvp.py",
-         "app_pages/network.py", "app_pages/influence101.py"]
+PAGES = ["pages/overview.py", "pages/gallery.py", "pages/dynamics.py", "pages/ihvp.py",
+         "pages/network.py", "pages/influence101.py"]
 
 
 def _app() -> AppTest:
@@ -73,7 +73,7 @@ def test_every_page_renders_on_default_data_and_fits_once():
 
 def test_chosen_test_index_shows_exactly_the_engines_top_k():
     at = _app()
-    at.switch_page("app_pages/gallery.py").run()
+    at.switch_page("pages/gallery.py").run()
     at.number_input(key="test").set_value(17).run()
     at.slider(key="k").set_value(5).run()
     _ok(at)
@@ -92,7 +92,7 @@ def test_chosen_test_index_shows_exactly_the_engines_top_k():
 
 def test_time_slider_changes_the_panel_to_the_exact_view_at_t():
     at = _app()
-    at.switch_page("app_pages/dynamics.py").run()
+    at.switch_page("pages/dynamics.py").run()
     _ok(at)
     slider = at.select_slider(key="time")
     first = _table(at, "dyn_table")
@@ -111,11 +111,11 @@ def test_label_noise_shows_flipped_share_and_detection():
     at.number_input(key="n_train").set_value(200).run()
     at.number_input(key="n_test").set_value(50).run()
     at.slider(key="noise").set_value(0.2).run()
-    at.switch_page("app_pages/dynamics.py").run()
+    at.switch_page("pages/dynamics.py").run()
     _ok(at)
     assert any("Figure 7" in h.value for h in at.subheader)
     assert any("ROC AUC" in c.value for c in at.caption)
-    at.switch_page("app_pages/gallery.py").run()
+    at.switch_page("pages/gallery.py").run()
     _ok(at)
     found = next(m for m in at.metric if m.label.startswith("Flipped labels among"))
     ds = load_dataset("mnist", classes=(7, 9), n_train=200, n_test=50, label_noise=0.2, seed=0)
@@ -125,7 +125,7 @@ def test_label_noise_shows_flipped_share_and_detection():
 
 def test_lambda_changes_the_ihvp_plots():
     at = _app()
-    at.switch_page("app_pages/ihvp.py").run()
+    at.switch_page("pages/ihvp.py").run()
     _ok(at)
     scatter, vs_reg = _figure(at, 0), _figure(at, 1)
     at.select_slider(key="reg").set_value(0.1).run()
@@ -170,7 +170,7 @@ def test_small_zip_upload_is_fitted_and_shown():
     assert not at.error, [e.value for e in at.error]
     metrics = {m.label: m.value for m in at.metric}
     assert int(metrics["Training points"]) + 4 >= 12  # 16 images, default 80/20 split
-    at.switch_page("app_pages/gallery.py").run()
+    at.switch_page("pages/gallery.py").run()
     _ok(at)
     assert _table(at, "topk_table").shape[0] >= 1
 

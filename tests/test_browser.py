@@ -1,7 +1,10 @@
 """The app in a real browser (Debian chromium via Playwright) against `streamlit run app.py` on loopback.
 Skipped when chromium or playwright is missing; .ci/run installs both. Prints the timings it measures
-and saves screenshots to artifacts/screenshots/."""
+and saves screenshots to artifacts/screenshots/. Timings are recorded, never asserted: their budgets
+are checked by benchmarks/bench_app.py on a quiet machine."""
 import json
+import os
+import re
 import time
 
 import pytest
@@ -9,7 +12,8 @@ import pytest
 from browser_util import CHROMIUM, CHROMIUM_ARGS, IDLE, ROOT, SCREENSHOTS, Server, browser_available, wait_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow,
-              pytest.mark.skipif(not browser_available(), reason="needs /usr/bin/chromium and playwright")]
+              pytest.mark.skipif(not browser_available() and os.environ.get("IFEXPLORER_REQUIRE_BROWSER") != "1",
+                                 reason="needs /usr/bin/chromium and playwright")]  # in CI: a failure, not a skip
 
 PAGES = [("Overview", "Train accuracy"), ("Influence gallery", "Most helpful"),
          ("Training dynamics", "Most helpful at"), ("IHVP error", "Error rate against density"),
@@ -45,7 +49,19 @@ def _page(browser, height=1600):
     page.console_errors = []
     page.on("console", lambda m: page.console_errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: page.console_errors.append(str(e)))
+    page.on("response", lambda r: page.console_errors.append(f"HTTP {r.status} {r.url}")
+            if r.status >= 400 and not _PROBE.search(r.url) else None)
     return page
+
+
+# On a deep link (/gallery) Streamlit's frontend first probes /gallery/_stcore/{health,host-config}, gets a 404,
+# then uses the server root: expected. A fragment rerun can also retire an image's /media/ URL while the browser
+# still fetches it (Streamlit's in-memory media store). Every other failed request is reported.
+_PROBE = re.compile(r"(/[^/]+/_stcore/(health|host-config)|/media/[0-9a-f]+\.\w+)$")
+
+
+def _errors(page) -> list:
+    return [e for e in page.console_errors if "status of 404" not in e]
 
 
 def _goto(page, title, text):
@@ -75,7 +91,7 @@ def test_five_sessions_at_once_get_correct_pages_and_one_fit(server, browser):
     assert all(m == seen[0] for m in seen) and seen[0]["Training points"] == "800"
     assert 0.9 < float(seen[0]["Test accuracy"].rstrip("%")) / 100 <= 1.0
     for page in pages:
-        assert not page.console_errors, page.console_errors
+        assert not _errors(page), page.console_errors
         page.context.close()
 
 
@@ -92,9 +108,8 @@ def test_every_page_renders_and_warm_switches_are_fast(server, browser):
     for title, text in PAGES:
         warm[title] = round(_goto(page, title, text), 2)
     TIMINGS["first_visit"], TIMINGS["warm_switch"] = first, warm
-    assert max(warm.values()) <= 2.0 * 2, warm  # budget 2 s; ×2 slack for a loaded CI machine
     assert server.fits() == 1
-    assert not page.console_errors, page.console_errors
+    assert not _errors(page), page.console_errors
 
 
 def test_picking_a_test_image_changes_image_and_neighbours(server, browser):
@@ -112,13 +127,12 @@ def test_picking_a_test_image_changes_image_and_neighbours(server, browser):
     assert after != before and after[0] == "test #5"
     assert "test=5" in page.url  # the chosen index is shareable
     page.screenshot(path=str(SCREENSHOTS / "gallery_test5.png"))
-    assert TIMINGS["new_test_image"] <= 1.0 * 3, TIMINGS  # budget 1 s; ×3 slack on a loaded machine
     # the URL alone restores the choice in a new session
     other = _page(browser)
     other.goto(server.url + "/gallery?test=5")
     wait_idle(other, "Most helpful", 60_000)
     assert other.locator('[data-testid="stImageCaption"]').first.inner_text() == "test #5"
-    assert not [e for e in page.console_errors + other.console_errors if "404" not in e], page.console_errors
+    assert not _errors(page) + _errors(other), page.console_errors + other.console_errors
 
 
 def test_time_slider_moves_only_its_panel_quickly(server, browser):
@@ -143,5 +157,22 @@ def test_time_slider_moves_only_its_panel_quickly(server, browser):
     TIMINGS["time_slider_move"] = moves
     assert heading.inner_text() != before
     page.screenshot(path=str(SCREENSHOTS / "dynamics_moved.png"))
-    assert min(moves) <= 0.5 * 3, moves  # budget 0.5 s; ×3 slack on a loaded machine
-    assert not page.console_errors, page.console_errors
+    assert not _errors(page), page.console_errors
+
+
+def test_a_deep_link_as_the_first_request_of_a_fresh_server_gets_the_router(browser, tmp_path):
+    """With a pages/ folder Streamlit runs the first script of a process in its legacy v1 mode; the pages'
+    ensure_router() must turn a first-ever visit to /ihvp into the routed page with the shared sidebar."""
+    srv = Server(tmp_path / "streamlit.log")
+    try:
+        srv.wait_healthy()
+        page = _page(browser)
+        page.goto(srv.url + "/ihvp")
+        wait_idle(page, "Error rate against density", 180_000)
+        nav = page.get_by_test_id("stSidebarNav")
+        assert nav.get_by_text("Influence gallery", exact=True).count() == 1
+        assert page.get_by_text("Dataset", exact=True).count() >= 1  # the router's shared sidebar
+        assert page.locator('[data-testid="stException"]').count() == 0
+        assert not _errors(page), page.console_errors
+    finally:
+        srv.stop()

@@ -10,6 +10,20 @@ from ifexplorer.ui.widgets import (explain, fmt, friendly_errors, image_row, sel
 CONFIG_KEY, UPLOAD_KEY = "experiment_config", "experiment_upload"
 
 
+def ensure_router() -> None:
+    """Make every run go through app.py's `st.navigation` router.
+
+    Because the product's layout has a `pages/` folder, Streamlit runs the first script of a server process
+    (and every AppTest run) in its legacy v1 multipage mode, where a deep link such as /gallery executes
+    pages/gallery.py alone, without the router and its sidebar. Calling this first thing in app.py and in
+    every page switches that mode off and reruns the same page through the router."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def current_experiment() -> Experiment:
     """The experiment chosen in the sidebar, fitted (once) on demand. Stops the page with a
     friendly message when there is nothing to show or the package refused the input."""
@@ -36,5 +50,5 @@ def test_index_input(exp: Experiment, label: str = "Test image #", container=Non
                                help="Shareable: the index is in the page URL."))
 
 
-__all__ = ["CONFIG_KEY", "UPLOAD_KEY", "Experiment", "ExperimentConfig", "current_experiment", "explain", "fit_count", "fmt",
+__all__ = ["CONFIG_KEY", "UPLOAD_KEY", "ensure_router", "Experiment", "ExperimentConfig", "current_experiment", "explain", "fit_count", "fmt",
            "friendly_errors", "get_experiment", "image_row", "selected_training_index", "show_image", "test_index_input", "upscale", "with_progress"]

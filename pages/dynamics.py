@@ -12,6 +12,7 @@ from ifexplorer.experiments import dynamics as studies
 
 SAMPLE = 20  # test points over which Figures 6 and 7 average
 
+ui.ensure_router()  # a deep link runs this page through app.py's router
 st.title("Training dynamics")
 ui.explain(r"""
 Trained by gradient flow from a network whose output starts at 0, the wide network at time $t$ is

@@ -4,6 +4,7 @@ import streamlit as st
 
 import ifexplorer.ui as ui
 
+ui.ensure_router()  # a deep link runs this page through app.py's router
 st.title("IF Explorer")
 st.markdown("Which training images made the network say *this*? For a wide two-layer ReLU network "
             "(the NTK regime) the answer is **exact**: removing a training image and retraining has a "
@@ -39,6 +40,6 @@ with ui.friendly_errors("The overview"):
     ui.image_row([data.images_train[i] for i in pick],
                  [f"#{i} · {exp.class_name(labels[i])}" + (" ⚠" if noisy[i] else "") for i in pick],
                  size=84, per_row=10)
-    st.page_link("app_pages/gallery.py", label="Open the influence gallery", icon=":material/photo_library:")
-    st.page_link("app_pages/influence101.py", label="New to influence functions? Start with Influence 101",
+    st.page_link("pages/gallery.py", label="Open the influence gallery", icon=":material/photo_library:")
+    st.page_link("pages/influence101.py", label="New to influence functions? Start with Influence 101",
                  icon=":material/school:")

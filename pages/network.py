@@ -9,6 +9,7 @@ try:
 except ImportError:
     run_validation = None
 
+ui.ensure_router()  # a deep link runs this page through app.py's router
 st.title("Network check")
 ui.explain(r"""
 Everything else in this app uses the infinitely wide network (the NTK). Here a real two-layer ReLU network of finite

@@ -9,6 +9,7 @@ from ifexplorer.experiments.complexity import group_complexity
 
 GRID = 20  # test images shown in the browser grid
 
+ui.ensure_router()  # a deep link runs this page through app.py's router
 st.title("Influence gallery")
 ui.explain(r"""
 The influence of training image $i$ on test image $x$ is the change of the test loss when $i$ is removed and

@@ -6,6 +6,7 @@ import streamlit as st
 import ifexplorer.ui as ui
 from ifexplorer import classroom, plots
 
+ui.ensure_router()  # a deep link runs this page through app.py's router
 st.title("Influence 101")
 st.markdown("**Influence** asks: if one training point counted a little more (or were removed), how "
             "would the model change? Start with three points and a straight line.")
@@ -54,12 +55,12 @@ compare. For n points that is n retrainings — usually far too expensive, so pe
 −Hess⁻¹∇ℓ, an *inverse-Hessian-vector product*. It is a first-order guess for ε = −1, and the
 paper shows when it goes wrong: with weak regularization and for isolated points.
 """)
-st.page_link("app_pages/ihvp.py", label="See how wrong the IHVP estimate is", icon=":material/scatter_plot:")
+st.page_link("pages/ihvp.py", label="See how wrong the IHVP estimate is", icon=":material/scatter_plot:")
 st.markdown("""
 **The NTK view.** A very wide network trains like kernel ridge regression with its neural tangent
 kernel, and for kernel ridge regression leave-one-out has a closed form — so every influence in this
 app is the *exact* retraining effect, for all points at once.
 """)
-st.page_link("app_pages/gallery.py", label="Which images helped or hurt a prediction?", icon=":material/photo_library:")
-st.page_link("app_pages/dynamics.py", label="How influence changes during training", icon=":material/timeline:")
-st.page_link("app_pages/network.py", label="Check the NTK against a real trained network", icon=":material/neurology:")
+st.page_link("pages/gallery.py", label="Which images helped or hurt a prediction?", icon=":material/photo_library:")
+st.page_link("pages/dynamics.py", label="How influence changes during training", icon=":material/timeline:")
+st.page_link("pages/network.py", label="Check the NTK against a real trained network", icon=":material/neurology:")

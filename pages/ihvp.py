@@ -9,6 +9,7 @@ from ifexplorer.experiments.ihvp import error_vs_density, error_vs_reg
 
 REGS = np.geomspace(1e-4, 10.0, 16)
 
+ui.ensure_router()  # a deep link runs this page through app.py's router
 st.title("IHVP error")
 ui.explain(r"""
 Koh & Liang's influence uses the inverse Hessian of the *full* training loss (an inverse-Hessian-vector product,
