@@ -1,0 +1,154 @@
+"""Browser timings of the app against the issue's budgets (Debian chromium via Playwright, loopback server).
+
+    python benchmarks/bench_app.py [--reps 5] [--cold 3] [--json out.json]
+
+Measures, as a user sees it (click → new content drawn, script idle, every image loaded):
+  cold start      server process spawned → the gallery usable in a fresh browser (fit included), ≤ 20 s
+  warm switch     sidebar click → the page drawn, per page (after every page was visited once), ≤ 2 s
+  new test image  a press on a test image in the gallery's grid → that image and its neighbours shown, ≤ 1 s
+  slider move     one arrow-key step of the training-time slider → its panel redrawn, ≤ 0.5 s
+and prints a table of medians (and max) with the load average, which matters on a shared 2-core machine.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from browser_util import CHROMIUM, CHROMIUM_ARGS, IDLE, Server, wait_idle  # noqa: E402
+
+PAGES = [("Overview", "Train accuracy"), ("Influence gallery", "Most helpful"),
+         ("Training dynamics", "Most helpful at"), ("IHVP error", "Error rate against density"),
+         ("Network check", "Network check"), ("Influence 101", "From the line")]
+BUDGET = {"cold start → usable gallery": 20.0, "warm page switch": 2.0, "new test image": 1.0, "slider move": 0.5}
+IMAGES_LOADED = "() => Array.from(document.images).every(i => i.complete)"
+
+
+def settle(page, timeout: float = 60_000) -> None:
+    """The script idle and every <img> on the page loaded."""
+    page.wait_for_selector(IDLE, timeout=timeout)
+    page.wait_for_function(IMAGES_LOADED, timeout=timeout)
+
+
+def new_page(browser):
+    return browser.new_context(viewport={"width": 1400, "height": 1600}).new_page()
+
+
+def cold_start(browser, log_dir: Path) -> float:
+    """A fresh server (empty caches), a fresh browser session straight to the gallery."""
+    srv = Server(log_dir / f"cold_{time.time_ns()}.log")
+    try:
+        start = srv.started
+        srv.wait_healthy()
+        page = new_page(browser)
+        page.goto(srv.url + "/gallery", wait_until="commit")
+        wait_idle(page, "Most helpful", 120_000)
+        settle(page)
+        seconds = time.perf_counter() - start
+        page.context.close()
+        return seconds
+    finally:
+        srv.stop()
+
+
+def goto(page, title: str, text: str) -> float:
+    start = time.perf_counter()
+    page.get_by_test_id("stSidebarNav").get_by_text(title, exact=True).click()
+    page.get_by_text(text, exact=False).first.wait_for(timeout=60_000)
+    settle(page)
+    return time.perf_counter() - start
+
+
+def warm_switches(page, reps: int) -> dict:
+    for title, text in PAGES:  # first visits: compute and memoise
+        goto(page, title, text)
+    out = {title: [] for title, _ in PAGES}
+    for _ in range(reps):
+        for title, text in PAGES:
+            out[title].append(goto(page, title, text))
+    return out
+
+
+def new_test_images(page, url: str, reps: int) -> list:
+    page.goto(url + "/gallery")
+    wait_idle(page, "Most helpful", 60_000)
+    settle(page)
+    times = []
+    for j in [5, 11, 2, 17, 8, 14, 3, 9, 16, 6][:reps]:
+        start = time.perf_counter()
+        page.get_by_role("button", name=f"#{j}", exact=True).click()
+        page.get_by_text(f"test #{j}", exact=True).wait_for(timeout=30_000)
+        settle(page)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def slider_moves(page, url: str, reps: int) -> list:
+    page.goto(url + "/dynamics")
+    wait_idle(page, "Most helpful at", 60_000)
+    settle(page)
+    heading = page.get_by_text("Most helpful at t =", exact=False).first
+    slider = page.get_by_role("slider", name="Training time t (log scale)")
+    times = []
+    for k in range(reps):
+        old = heading.inner_text()
+        start = time.perf_counter()
+        slider.focus()
+        slider.press("ArrowRight" if k % 2 == 0 else "ArrowLeft")
+        while heading.inner_text() == old and time.perf_counter() - start < 10:
+            time.sleep(0.005)
+        settle(page)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def table(results: dict) -> str:
+    load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
+    rows = ["| measurement | median (s) | max (s) | runs | budget (s) | within |", "|---|---|---|---|---|---|"]
+    for name, times in results.items():
+        budget = next(b for k, b in BUDGET.items() if name.startswith(k))
+        med = statistics.median(times)
+        rows.append(f"| {name} | {med:.2f} | {max(times):.2f} | {len(times)} | {budget:g} | "
+                    f"{'yes' if med <= budget else 'NO'} |")
+    return "\n".join(rows) + f"\n\nload average (1, 5, 15 min) at the end: {load}; {os.cpu_count()} CPUs"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=5, help="repetitions of each warm measurement")
+    parser.add_argument("--cold", type=int, default=3, help="cold starts (a fresh server each)")
+    parser.add_argument("--json", type=Path, help="also write the raw timings here")
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    results: dict = {}
+    print(f"load average at the start: {', '.join(f'{v:.2f}' for v in os.getloadavg())}", flush=True)
+    with sync_playwright() as p, tempfile.TemporaryDirectory() as tmp:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        results["cold start → usable gallery"] = [cold_start(browser, Path(tmp)) for _ in range(args.cold)]
+        srv = Server(Path(tmp) / "warm.log")
+        try:
+            srv.wait_healthy()
+            page = new_page(browser)
+            page.goto(srv.url)
+            wait_idle(page, "Train accuracy", 120_000)
+            for title, times in warm_switches(page, args.reps).items():
+                results[f"warm page switch: {title}"] = times
+            results["new test image (gallery)"] = new_test_images(page, srv.url, args.reps)
+            results["slider move (dynamics)"] = slider_moves(page, srv.url, args.reps)
+        finally:
+            srv.stop()
+        browser.close()
+    print(table(results))
+    if args.json:
+        args.json.write_text(json.dumps({k: [round(t, 3) for t in v] for k, v in results.items()}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
