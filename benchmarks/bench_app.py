@@ -28,6 +28,11 @@ PAGES = [("Overview", "Train accuracy"), ("Influence gallery", "Most helpful"),
          ("Network check", "Network check"), ("Influence 101", "From the line")]
 BUDGET = {"cold start → usable gallery": 20.0, "warm page switch": 2.0, "new test image": 1.0, "slider move": 0.5}
 IMAGES_LOADED = "() => Array.from(document.images).every(i => i.complete)"
+# the chosen test image's caption is shown (the first image caption on the gallery page)
+CAPTION = "c => (document.querySelector('[data-testid=\"stImageCaption\"]') || {}).textContent === c"
+# the text of the dynamics panel's "Most helpful at t = …" heading (polled in the page, not from Python)
+HEADING = ("() => (Array.from(document.querySelectorAll('[data-testid=\"stMarkdownContainer\"] strong'))"
+           ".find(e => e.textContent.startsWith('Most helpful at t =')) || {}).textContent")
 
 
 def settle(page, timeout: float = 60_000) -> None:
@@ -83,7 +88,7 @@ def new_test_images(page, url: str, reps: int) -> list:
     for j in [5, 11, 2, 17, 8, 14, 3, 9, 16, 6][:reps]:
         start = time.perf_counter()
         page.get_by_role("button", name=f"#{j}", exact=True).click()
-        page.get_by_text(f"test #{j}", exact=True).wait_for(timeout=30_000)
+        page.wait_for_function(CAPTION, arg=f"test #{j}", polling="raf", timeout=30_000)
         settle(page)
         times.append(time.perf_counter() - start)
     return times
@@ -93,16 +98,14 @@ def slider_moves(page, url: str, reps: int) -> list:
     page.goto(url + "/dynamics")
     wait_idle(page, "Most helpful at", 60_000)
     settle(page)
-    heading = page.get_by_text("Most helpful at t =", exact=False).first
     slider = page.get_by_role("slider", name="Training time t (log scale)")
     times = []
     for k in range(reps):
-        old = heading.inner_text()
+        old = page.evaluate(HEADING)
         start = time.perf_counter()
         slider.focus()
         slider.press("ArrowRight" if k % 2 == 0 else "ArrowLeft")
-        while heading.inner_text() == old and time.perf_counter() - start < 10:
-            time.sleep(0.005)
+        page.wait_for_function(f"old => ({HEADING})() !== old", arg=old, polling="raf", timeout=10_000)
         settle(page)
         times.append(time.perf_counter() - start)
     return times

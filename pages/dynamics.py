@@ -11,6 +11,7 @@ from ifexplorer import plots
 from ifexplorer.experiments import dynamics as studies
 
 SAMPLE = 20  # test points over which Figures 6 and 7 average
+PLAY_SECONDS = 1.0  # the play button's step interval
 
 ui.ensure_router()  # a deep link runs this page through app.py's router
 st.title("Training dynamics")
@@ -67,19 +68,23 @@ def _fmt_t(t: float) -> str:
 with ui.friendly_errors("The training-dynamics view"):
     ui.with_progress(exp, "eigh", "Eigendecomposition of the kernel (once per model)",
                      lambda progress: exp.model.eigendecomposition(progress))
-    c1, c2, _ = st.columns([1, 2, 1])
+    times = exp.memo("times", _times)
+    if st.session_state.get("time") not in times:  # first visit, or a new model with its own time grid
+        st.session_state["time"] = times[len(times) // 2]
+    c1, c2, c3 = st.columns([1, 2, 1], vertical_alignment="bottom")
     with c1:
         i = ui.test_index_input(exp)
     with c2:
         k = st.slider("How many neighbours (k)", 1, 12, 6, key="dyn_k")
-    times = exp.memo("times", _times)
+    with c3:
+        playing = st.toggle("Play: step t forward", key="dyn_play",
+                            help=f"Moves the time slider one step every {PLAY_SECONDS:g} s (back to the start after ∞).")
     x, y = data.X_test[i:i + 1], data.y_test[i:i + 1]
 
-    @st.fragment
     def panel() -> None:
-        default = times[len(times) // 2]
-        t = st.select_slider("Training time t (log scale)", options=times, value=default, key="time",
-                             format_func=_fmt_t)
+        if st.session_state.get("dyn_play"):
+            _step_time()
+        t = st.select_slider("Training time t (log scale)", options=times, key="time", format_func=_fmt_t)
         view = exp.model.at_time(t)
         out = np.atleast_1d(view.predict(x)[0])
         pred = exp.class_of(out[None, :] if out.size > 1 else out)[0]
@@ -129,5 +134,10 @@ with ui.friendly_errors("The training-dynamics view"):
         right.plotly_chart(plots.time_marker_figure(finite, series, t_mark, f"Prediction for test #{i} over time",
                                                     "output f_t(x)"), key="dyn_path")
 
-    panel()
+    def _step_time() -> None:
+        """One step of the play button: the next time on the grid, wrapping around after ∞."""
+        st.session_state["time"] = times[(times.index(st.session_state["time"]) + 1) % len(times)]
+
+    # A fragment: moving the slider reruns only this panel; while playing it also reruns on a timer.
+    st.fragment(panel, run_every=PLAY_SECONDS if playing else None)()
     _studies(int(k))

@@ -100,17 +100,22 @@ def _browser(i: int) -> None:
         elif shown and shown.startswith("Class "):
             mask = true == list(map(str, data.class_names)).index(shown[6:])
         idx = np.flatnonzero(mask)
-        st.caption(f"{len(idx)} test images match; showing the first {min(GRID, len(idx))}. "
-                   "Press a number to inspect that image.")
+        st.caption(f"{len(idx)} test images match; showing the first {min(GRID, len(idx))}. Under each image: its "
+                   "label (→ the model's prediction when it is wrong). Press a number to inspect that image.")
         for start in range(0, min(GRID, len(idx)), 10):
             cols = st.columns(10)
             for col, j in zip(cols, idx[start:start + 10]):
                 with col:
-                    ui.show_image(data.images_test[j], None, 56)
+                    ui.show_image(data.images_test[j], _grid_caption(j), 56)
                     st.button(f"#{j}", key=f"pick_{j}", on_click=_pick, args=(j,),
                               icon=None if pred[j] == true[j] else ":material/close:",
                               type="primary" if j == i else "secondary",
                               help="misclassified" if pred[j] != true[j] else None)
+
+
+def _grid_caption(j: int) -> str:
+    label = exp.class_name(true[j])
+    return label if pred[j] == true[j] else f"{label} → {exp.class_name(pred[j])}"
 
 
 def _groups(i: int, row) -> None:

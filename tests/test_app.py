@@ -31,9 +31,14 @@ def _ok(at: AppTest) -> None:
     assert "Traceback" not in " ".join(str(e.value) for e in at.error)
 
 
-def _figure(at: AppTest, n: int) -> dict:
-    """The n-th plotly chart's spec as a dict, typed arrays ({"dtype", "bdata"}) decoded to numpy."""
-    return _decode(json.loads(at.get("plotly_chart")[n].proto.spec))
+def _figure(at: AppTest, n) -> dict:
+    """A plotly chart's spec as a dict (n: its position, or its key), typed arrays ({"dtype", "bdata"}) decoded."""
+    charts = at.get("plotly_chart")
+    if isinstance(n, str):
+        charts = [c for c in charts if c.proto.id.endswith(f"-{n}")]
+        assert len(charts) == 1, f"expected one chart with key {n!r}, found {len(charts)}"
+        n = 0
+    return _decode(json.loads(charts[n].proto.spec))
 
 
 def _decode(obj):
@@ -67,6 +72,8 @@ def test_every_page_renders_on_default_data_and_fits_once():
         at.switch_page(page).run()
         _ok(at)
         assert at.title, f"{page} shows no title"
+        if page != "pages/network.py":  # the network page has its own tests
+            assert [e.label for e in at.expander].count("What am I looking at?") == 1, page
     assert engine.fit_count() == before  # page switches reuse the cached model
     assert [s.key for s in at.select_slider] == ["reg"]  # the shared sidebar is on every page
 
@@ -188,3 +195,127 @@ def test_too_many_points_is_a_friendly_error():
     at.number_input(key="n_train").set_value(1000).run()  # 1000 + 200 > the 1000 digits that exist
     _ok(at)
     assert at.error and "What to change" in at.error[0].value
+
+
+def test_overview_numbers_are_the_engines():
+    at = _app()
+    ds, model = _reference_model()
+    metrics = {m.label: m.value for m in at.metric}
+    train = np.mean((model.train_predictions() > 0) == (ds.y_train > 0))
+    test = np.mean((model.predict(ds.X_test) > 0) == (ds.y_test > 0))
+    lo, hi = model.kernel_spectrum()
+    assert metrics["Train accuracy"] == f"{train:.1%}" and metrics["Test accuracy"] == f"{test:.1%}"
+    assert metrics["λ_min(H)"] == f"{lo:.3g}" and metrics["λ_max(H)"] == f"{hi:.3g}"
+
+
+def _grid(at) -> list:
+    return [int(b.key[5:]) for b in at.button if b.key and b.key.startswith("pick_")]
+
+
+def test_gallery_filters_histogram_complexity_and_csv(monkeypatch):
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    from ifexplorer.experiments.complexity import group_complexity
+
+    files = {}
+    original = MemoryMediaFileStorage.load_and_get_id
+
+    def capture(self, path_or_data, mimetype, kind, filename=None):
+        file_id = original(self, path_or_data, mimetype, kind, filename)
+        files[file_id] = path_or_data
+        return file_id
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", capture)
+    at = _app()
+    at.switch_page("pages/gallery.py").run()
+    at.number_input(key="test").set_value(4).run()
+    _ok(at)
+    ds, model = _reference_model()
+    pred, true = model.predict(ds.X_test) > 0, ds.y_test > 0
+    assert _grid(at) == list(range(20))
+    at.segmented_control(key="gallery_filter").set_value("Misclassified").run()
+    assert _grid(at) == list(np.flatnonzero(pred != true)[:20]) and len(_grid(at)) >= 1
+    at.segmented_control(key="gallery_filter").set_value("Class 9").run()
+    assert _grid(at) == list(np.flatnonzero(true)[:20])
+    row = model.influence(ds.X_test[4:5], ds.y_test[4:5])[0]
+    helpful, harmful = _figure(at, "hist")["data"]
+    assert helpful["y"].sum() == (row > 0).sum() and harmful["y"].sum() == (row <= 0).sum()
+    bars = _figure(at, "groups")["data"][0]  # Figure 5, groups by influence on the whole test set
+    groups = group_complexity(model, model.influence(ds.X_test, ds.y_test).sum(0), 10)
+    np.testing.assert_allclose(bars["y"], groups.complexity, rtol=1e-9)
+    at.radio(key="groups_scope").set_value("this test image").run()
+    np.testing.assert_allclose(_figure(at, "groups")["data"][0]["y"], group_complexity(model, row, 10).complexity,
+                               rtol=1e-9)
+    csv_id = at.download_button[0].proto.url.rsplit("/", 1)[1].split(".")[0]
+    import pandas as pd
+
+    table = pd.read_csv(io.StringIO(files[csv_id].decode() if isinstance(files[csv_id], bytes) else files[csv_id]))
+    assert at.download_button[0].proto.url.endswith(".csv") and len(table) == 800
+    np.testing.assert_allclose(table["influence"], row, rtol=1e-9)
+    np.testing.assert_allclose(table["self_influence"], model.self_influence(), rtol=1e-9)
+
+
+def test_play_button_steps_the_time_slider():
+    at = _app()
+    at.switch_page("pages/dynamics.py").run()
+    options = list(at.select_slider(key="time").options)  # formatted times, "∞ (fully trained)" last
+
+    def position() -> int:
+        return options.index(f"{float(at.select_slider(key='time').value):.3g}")
+
+    start = position()
+    at.toggle(key="dyn_play").set_value(True).run()
+    _ok(at)
+    assert position() == start + 1
+    at.run()
+    assert position() == start + 2
+    at.toggle(key="dyn_play").set_value(False).run()
+    assert position() == start + 2
+
+
+def test_ihvp_on_the_mixture_uses_the_true_density():
+    from scipy.stats import spearmanr
+
+    at = _app()
+    at.selectbox(key="dataset").set_value(datasets.CHOICES[3].label).run()
+    at.switch_page("pages/ihvp.py").run()
+    _ok(at)
+    ds = load_dataset("mixture", n_train=600, n_test=200, seed=0)
+    model = NTKInfluence(reg=1e-3).fit(ds.X_train, ds.y_train)
+    fig = _figure(at, "ihvp_vs_density")
+    assert "true log-density" in fig["layout"]["xaxis"]["title"]["text"]
+    points = fig["data"][0]
+    np.testing.assert_allclose(points["x"], np.log(ds.density_train), rtol=1e-12)
+    np.testing.assert_allclose(points["y"], model.ihvp_error(), rtol=1e-9)
+    rho = next(m.value for m in at.metric if m.label.startswith("Spearman"))
+    assert rho == f"{spearmanr(np.log(ds.density_train), model.ihvp_error()).statistic:.2f}"
+
+
+def test_clicked_point_is_the_training_index_in_customdata():
+    from types import SimpleNamespace
+
+    from ifexplorer.ui import selected_training_index
+
+    assert selected_training_index(SimpleNamespace(selection={"points": [{"customdata": 7, "x": 0.1}]})) == 7
+    assert selected_training_index(SimpleNamespace(selection={"points": [{"customdata": [12]}]})) == 12
+    assert selected_training_index(SimpleNamespace(selection={"points": []})) is None
+    assert selected_training_index(None) is None
+
+
+def test_influence_101_slider_shows_the_weighted_fit_and_its_tangent():
+    from ifexplorer import classroom
+
+    at = _app()
+    at.switch_page("pages/influence101.py").run()
+    at.radio(key="c101_point").set_value(2).run()
+    at.slider(key="c101_eps").set_value(1.0).run()
+    _ok(at)
+    x, y = classroom.example_points()
+    theta = classroom.weighted_fit(x, y, np.array([1.0, 1.0, 2.0]))
+    theta0 = classroom.weighted_fit(x, y, np.ones(3))
+    infl = classroom.parameter_influence(x, y)[2]
+    m = {k.label: k.value for k in at.metric}
+    assert m["slope θ₁(ε)"] == f"{theta[0]:.4f}" and m["intercept θ₀(ε)"] == f"{theta[1]:.4f}"
+    assert m["tangent prediction θ₁"] == f"{theta0[0] + infl[0]:.4f}"
+    curve = _figure(at, "c101_curve")
+    assert curve["layout"]["shapes"][0]["x0"] == pytest.approx(1.0)
