@@ -76,8 +76,18 @@ class Server:
         self._log.close()
 
 
+DRAWN = """() => Array.from(document.images).every(i => i.complete) &&
+  Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"]')).every(c => c.querySelector('.main-svg'))"""
+
+
 def wait_idle(page, text: str | None = None, timeout: float = 60_000) -> None:
     """Wait for expected text (if given), then for the script to finish running."""
     if text:
         page.get_by_text(text, exact=False).first.wait_for(timeout=timeout)
     page.wait_for_selector(IDLE, timeout=timeout)
+
+
+def settle(page, timeout: float = 60_000) -> None:
+    """The script idle, every <img> loaded and every plotly chart drawn (what a user waits for)."""
+    page.wait_for_selector(IDLE, timeout=timeout)
+    page.wait_for_function(DRAWN, timeout=timeout, polling="raf")

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from browser_util import CHROMIUM, CHROMIUM_ARGS, IDLE, ROOT, SCREENSHOTS, Server, browser_available, wait_idle
+from browser_util import CHROMIUM, CHROMIUM_ARGS, IDLE, SCREENSHOTS, Server, browser_available, settle, wait_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow,
               pytest.mark.skipif(not browser_available() and os.environ.get("IFEXPLORER_REQUIRE_BROWSER") != "1",
@@ -68,6 +68,7 @@ def _goto(page, title, text):
     start = time.perf_counter()
     page.get_by_test_id("stSidebarNav").get_by_text(title, exact=True).click()
     wait_idle(page, text, 120_000)
+    settle(page)
     return time.perf_counter() - start
 
 
@@ -102,8 +103,7 @@ def test_every_page_renders_and_warm_switches_are_fast(server, browser):
     first, warm = {}, {}
     for title, text in PAGES:
         first[title] = round(_goto(page, title, text), 2)
-        time.sleep(0.5)
-        page.screenshot(path=str(SCREENSHOTS / f"{title.lower().replace(' ', '_')}.png"))
+        page.screenshot(path=str(SCREENSHOTS / f"{title.lower().replace(' ', '_')}.png"), full_page=True)
         assert page.locator('[data-testid="stException"]').count() == 0, title
     for title, text in PAGES:
         warm[title] = round(_goto(page, title, text), 2)
@@ -116,17 +116,23 @@ def test_picking_a_test_image_changes_image_and_neighbours(server, browser):
     page = _page(browser)
     page.goto(server.url + "/gallery")
     wait_idle(page, "Most helpful", 120_000)
+    settle(page)
     captions = page.locator('[data-testid="stImageCaption"]')
-    before = captions.all_inner_texts()[:8]
-    start = time.perf_counter()
-    page.get_by_role("button", name="#5", exact=True).click()
-    page.get_by_text("test #5", exact=True).wait_for(timeout=30_000)
-    page.wait_for_selector(IDLE)
-    TIMINGS["new_test_image"] = round(time.perf_counter() - start, 3)
-    after = captions.all_inner_texts()[:8]
-    assert after != before and after[0] == "test #5"
+    picks = []
+    for j in (5, 12, 5):
+        before = captions.all_inner_texts()[:8]
+        button = page.get_by_role("button", name=f"#{j}", exact=True)
+        button.wait_for()  # resolving a role locator in a large DOM is Playwright's time, not the app's
+        start = time.perf_counter()
+        button.click()
+        page.get_by_text(f"test #{j}", exact=True).wait_for(timeout=30_000)
+        settle(page)
+        picks.append(round(time.perf_counter() - start, 3))
+        after = captions.all_inner_texts()[:8]
+        assert after != before and after[0] == f"test #{j}"
+    TIMINGS["new_test_image"] = picks
     assert "test=5" in page.url  # the chosen index is shareable
-    page.screenshot(path=str(SCREENSHOTS / "gallery_test5.png"))
+    page.screenshot(path=str(SCREENSHOTS / "gallery_test5.png"), full_page=True)
     # the URL alone restores the choice in a new session
     other = _page(browser)
     other.goto(server.url + "/gallery?test=5")
@@ -140,19 +146,20 @@ def test_time_slider_moves_only_its_panel_quickly(server, browser):
     page.goto(server.url)
     wait_idle(page, "Train accuracy", 120_000)
     _goto(page, "Training dynamics", "Most helpful at")
+    time.sleep(0.3)
     heading = page.get_by_text("Most helpful at t =", exact=False).first
     before = heading.inner_text()
     slider = page.get_by_role("slider", name="Training time t (log scale)")
     moves = []
     for key in ("ArrowRight", "ArrowRight", "ArrowLeft"):
         old = heading.inner_text()
-        start = time.perf_counter()
         slider.focus()
+        start = time.perf_counter()
         slider.press(key)
         deadline = start + 10
         while heading.inner_text() == old and time.perf_counter() < deadline:
-            time.sleep(0.01)
-        page.wait_for_selector(IDLE)
+            time.sleep(0.02)
+        settle(page)
         moves.append(round(time.perf_counter() - start, 3))
     TIMINGS["time_slider_move"] = moves
     assert heading.inner_text() != before

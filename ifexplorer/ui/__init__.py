@@ -46,8 +46,10 @@ def test_index_input(exp: Experiment, label: str = "Test image #", container=Non
     m = len(exp.data.X_test)
     if st.session_state.get("test", 0) >= m:
         st.session_state["test"] = 0
-    return int((container or st).number_input(label, 0, m - 1, 0, step=1, key="test", bind="query-params",
-                               help="Shareable: the index is in the page URL."))
+    # value="min" (= 0) rather than 0: the grid's buttons set this key through session state, and a widget with an
+    # explicit default would log Streamlit's "default value and Session State" warning (with a stack) on each pick.
+    return int((container or st).number_input(label, 0, m - 1, "min", step=1, key="test", bind="query-params",
+                                              help="Shareable: the index is in the page URL."))
 
 
 __all__ = ["CONFIG_KEY", "UPLOAD_KEY", "ensure_router", "Experiment", "ExperimentConfig", "current_experiment", "explain", "fit_count", "fmt",
