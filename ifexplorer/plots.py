@@ -102,9 +102,10 @@ def error_vs_reg_figure(regs, mean_error, median_error, lower, upper, current=No
     if current is not None:
         fig.add_vline(x=float(current), line=dict(color=FLIPPED, width=2))
         # annotations on a log axis take log10 coordinates
-        fig.add_annotation(x=np.log10(float(current)), y=1.02, text=f"chosen λ = {current:g}", showarrow=False,
-                           xanchor="left", font=dict(color=FLIPPED))
-    fig.update_xaxes(type="log")
+        fig.add_annotation(x=np.log10(float(current)), y=0.04, yref="paper", text=f" chosen λ = {current:g}",
+                           showarrow=False, xanchor="left", yanchor="bottom", bgcolor="rgba(255,255,255,0.85)",
+                           font=dict(color=FLIPPED))
+    fig.update_xaxes(type="log", dtick=1, exponentformat="power")  # decades only: 10⁻⁴ … 10¹
     fig.update_yaxes(range=[0, 1.05])
     return fig
 
@@ -138,7 +139,7 @@ def time_marker_figure(times, series: dict, t: float | None, title: str, ylabel:
         fig.add_scatter(x=tt, y=v, mode="lines", name=name, line=dict(color=palette[k % len(palette)]))
     if t is not None:
         fig.add_vline(x=float(t), line=dict(color="black", width=1.5, dash="dot"))
-    fig.update_xaxes(type="log")
+    fig.update_xaxes(type="log", exponentformat="power")
     if log_y:
         fig.update_yaxes(type="log")
     return fig

@@ -82,6 +82,7 @@ with ui.friendly_errors("The training-dynamics view"):
     x, y = data.X_test[i:i + 1], data.y_test[i:i + 1]
 
     def panel() -> None:
+        ui.configure_threads()  # a fragment rerun runs in a thread of its own
         if st.session_state.get("dyn_play"):
             _step_time()
         t = st.select_slider("Training time t (log scale)", options=times, key="time", format_func=_fmt_t)

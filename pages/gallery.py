@@ -39,7 +39,8 @@ def _train_caption(j: int, score: float) -> str:
 
 def _chosen_panel() -> None:
     """The chosen test image, its top-k helpful / harmful training images, the grid to pick another,
-    the histogram and the CSV. A fragment: picking an image reruns only this panel."""
+    the histogram and the CSV. A fragment: picking an image reruns only this panel (in a thread of its own)."""
+    ui.configure_threads()
     top_left, top_right = st.columns([1, 3], gap="large")
     with top_left:
         i = ui.test_index_input(exp)
@@ -69,10 +70,10 @@ def _chosen_panel() -> None:
 
 
 def _neighbours(top) -> None:
-    st.subheader(f"Most helpful ({len(top.helpful)})")
+    st.subheader(f"Most helpful training images ({len(top.helpful)})")
     ui.image_row([data.images_train[j] for j in top.helpful],
                  [_train_caption(j, s) for j, s in zip(top.helpful, top.helpful_scores)], size=84, per_row=8)
-    st.subheader(f"Most harmful ({len(top.harmful)})")
+    st.subheader(f"Most harmful training images ({len(top.harmful)})")
     if len(top.harmful):
         ui.image_row([data.images_train[j] for j in top.harmful],
                      [_train_caption(j, s) for j, s in zip(top.harmful, top.harmful_scores)], size=84, per_row=8)

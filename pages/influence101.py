@@ -35,8 +35,11 @@ with ui.friendly_errors("The classroom example"):
     right.plotly_chart(plots.classroom_response_figure(grid, curve, influence[point], eps), key="c101_curve")
 
     m = st.columns(4)
-    m[0].metric("slope θ₁(ε)", f"{theta_eps[0]:.4f}", f"{theta_eps[0] - theta[0]:+.4f}")
-    m[1].metric("intercept θ₀(ε)", f"{theta_eps[1]:.4f}", f"{theta_eps[1] - theta[1]:+.4f}")
+    moved = abs(eps) > 0
+    m[0].metric("slope θ₁(ε)", f"{theta_eps[0]:.4f}", f"{theta_eps[0] - theta[0]:+.4f}" if moved else None,
+                delta_color="off")
+    m[1].metric("intercept θ₀(ε)", f"{theta_eps[1]:.4f}", f"{theta_eps[1] - theta[1]:+.4f}" if moved else None,
+                delta_color="off")
     m[2].metric("tangent prediction θ₁", f"{theta[0] + eps * influence[point, 0]:.4f}")
     m[3].metric("tangent prediction θ₀", f"{theta[1] + eps * influence[point, 1]:.4f}")
     st.markdown(f"Fit with all weights 1: **y = {theta[0]:.4f} x + {theta[1]:.4f}**. "

@@ -19,6 +19,18 @@ PAGES = ["pages/overview.py", "pages/gallery.py", "pages/dynamics.py", "pages/ih
          "pages/network.py", "pages/influence101.py"]
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _restore_torch_threads():
+    """The references here run with the app's thread cap (engine.configure_threads: fast on a shared 2-core box);
+    later test files get their thread count back."""
+    import torch
+
+    before = torch.get_num_threads()
+    engine.configure_threads()
+    yield
+    torch.set_num_threads(before)
+
+
 def _app() -> AppTest:
     at = AppTest.from_file(APP, default_timeout=180)
     at.run()
@@ -319,3 +331,12 @@ def test_influence_101_slider_shows_the_weighted_fit_and_its_tangent():
     assert m["tangent prediction θ₁"] == f"{theta0[0] + infl[0]:.4f}"
     curve = _figure(at, "c101_curve")
     assert curve["layout"]["shapes"][0]["x0"] == pytest.approx(1.0)
+
+
+def test_the_app_caps_torch_threads_and_says_so(monkeypatch):
+    import torch
+
+    monkeypatch.setenv(engine.THREADS_ENV, "1")
+    at = _app()
+    assert engine.configure_threads() == 1 and torch.get_num_threads() == 1
+    assert any("CPU (1 threads)" in c.value for c in at.caption)

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ifexplorer.ui.engine import Experiment, ExperimentConfig, fit_count, get_experiment, with_progress
+from ifexplorer.ui.engine import (Experiment, ExperimentConfig, configure_threads, fit_count, get_experiment,
+                                  with_progress)
 from ifexplorer.ui.widgets import (explain, fmt, friendly_errors, image_row, selected_training_index, show_image,
                                    upscale)
 
@@ -32,6 +33,7 @@ def current_experiment() -> Experiment:
         st.info("Choose your images in the sidebar (upload an archive or name a folder) to start.",
                 icon=":material/upload_file:")
         st.stop()
+    configure_threads()
     ok = False
     with friendly_errors("The model"):
         exp = get_experiment(config, st.session_state.get(UPLOAD_KEY))
@@ -52,5 +54,6 @@ def test_index_input(exp: Experiment, label: str = "Test image #", container=Non
                                               help="Shareable: the index is in the page URL."))
 
 
-__all__ = ["CONFIG_KEY", "UPLOAD_KEY", "ensure_router", "Experiment", "ExperimentConfig", "current_experiment", "explain", "fit_count", "fmt",
+__all__ = ["CONFIG_KEY", "UPLOAD_KEY", "ensure_router", "Experiment", "ExperimentConfig", "configure_threads",
+           "current_experiment", "explain", "fit_count", "fmt",
            "friendly_errors", "get_experiment", "image_row", "selected_training_index", "show_image", "test_index_input", "upscale", "with_progress"]

@@ -9,6 +9,7 @@ influence matrix, self-influence …) are memoised on the Experiment, also under
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
 import threading
 import time
@@ -50,6 +51,7 @@ class Experiment:
         """compute() once per key, thread-safe."""
         with self._lock:
             if key not in self._memo:
+                configure_threads()
                 self._memo[key] = compute()
             return self._memo[key]
 
@@ -123,9 +125,29 @@ def _lock_for(store: dict, key) -> threading.Lock:
         return store["locks"].setdefault(key, threading.Lock())
 
 
+THREADS_ENV = "IFEXPLORER_APP_THREADS"
+
+
+def configure_threads() -> int:
+    """Cap torch's intra-op threads for the calling thread: half the CPU cores, at least 1, or
+    $IFEXPLORER_APP_THREADS. The server shares its cores with the browser and other processes; with every
+    core requested, LAPACK's many small parallel regions wait on descheduled threads — measured on the 2-core
+    CI box under load: eigh(800×800) 12 s with 2 threads against 0.1 s with 1, the gallery's arrays 0.9 s
+    against 0.1 s. OpenMP keeps this setting per thread and Streamlit runs every rerun in a new thread, so it
+    is called wherever a rerun (or a fragment rerun) may compute. Returns the thread count in use."""
+    import torch
+
+    wanted = os.environ.get(THREADS_ENV, "")
+    n = int(wanted) if wanted.isdigit() and int(wanted) > 0 else max(1, (os.cpu_count() or 1) // 2)
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+    return n
+
+
 def get_experiment(config: ExperimentConfig, upload: bytes | None = None) -> Experiment:
     """The fitted experiment for `config`, computing it (once for all sessions) on a miss.
     `upload` carries the archive bytes when config.source is their sha256."""
+    configure_threads()
     store = _store()
     found = store["experiments"].get(config)
     if found is not None:
@@ -194,6 +216,7 @@ def with_progress(exp: Experiment, key, label: str, compute: Callable[[Callable]
     with exp._lock:
         if key in exp._memo:
             return exp._memo[key]
+        configure_threads()
         with st.status(label, expanded=True) as status:
             bar = st.progress(0.0, text=label)
             result = compute(lambda f, msg: bar.progress(min(1.0, max(0.0, float(f))), text=msg))

@@ -8,7 +8,7 @@ import streamlit as st
 from ifexplorer import NTKInfluence, device_label
 from ifexplorer.device import format_bytes
 from ifexplorer.ui import datasets
-from ifexplorer.ui.engine import ExperimentConfig, sha256
+from ifexplorer.ui.engine import ExperimentConfig, configure_threads, sha256
 
 REGS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0)
 DEFAULT_REG = 1e-3
@@ -74,6 +74,7 @@ def _own_data():
 
 def _resources(n_train: int) -> None:
     """The device in use and the memory the chosen size needs."""
+    configure_threads()  # before device_label(), which reports the thread count
     try:
         need = NTKInfluence(reg=1.0).estimate_fit_bytes(n_train, 784)
         st.caption(f"Device: **{device_label()}** · the fit needs about **{format_bytes(need)}** "
