@@ -76,15 +76,19 @@ class Server:
         self._log.close()
 
 
-DRAWN = """() => Array.from(document.images).every(i => i.complete) &&
+# Drawn: no placeholder left (Streamlit shows an stSkeleton while an element's code chunk loads, and a new session
+# first shows skeletons of the page's last layout, with the script already "notRunning"), every image loaded and
+# every plotly chart drawn.
+DRAWN = """() => !document.querySelector('[data-testid="stSkeleton"]') &&
+  Array.from(document.images).every(i => i.complete) &&
   Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"]')).every(c => c.querySelector('.main-svg'))"""
 
 
 def wait_idle(page, text: str | None = None, timeout: float = 60_000) -> None:
-    """Wait for expected text (if given), then for the script to finish running."""
+    """Wait for expected text (if given), then for the script to finish running and the page to be drawn."""
     if text:
         page.get_by_text(text, exact=False).first.wait_for(timeout=timeout)
-    page.wait_for_selector(IDLE, timeout=timeout)
+    settle(page, timeout)
 
 
 def settle(page, timeout: float = 60_000) -> None:

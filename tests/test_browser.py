@@ -97,7 +97,7 @@ def test_five_sessions_at_once_get_correct_pages_and_one_fit(server, browser):
 
 
 def test_every_page_renders_and_warm_switches_are_fast(server, browser):
-    page = _page(browser, height=2200)
+    page = _page(browser, height=2900)
     page.goto(server.url)
     wait_idle(page, "Train accuracy", 120_000)
     first, warm = {}, {}
