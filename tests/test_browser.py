@@ -164,6 +164,16 @@ def test_time_slider_moves_only_its_panel_quickly(server, browser):
     TIMINGS["time_slider_move"] = moves
     assert heading.inner_text() != before
     page.screenshot(path=str(SCREENSHOTS / "dynamics_moved.png"))
+    # the play button steps t on its own (a fragment with run_every), and stops when switched off
+    old = heading.inner_text()
+    page.get_by_text("Play: step t forward", exact=True).click()
+    page.wait_for_function("old => !document.body.innerText.includes(old)", arg=old, timeout=15_000)
+    page.get_by_text("Play: step t forward", exact=True).click()
+    settle(page)
+    time.sleep(0.3)
+    stopped = heading.inner_text()
+    time.sleep(2.5)  # more than two play steps
+    assert heading.inner_text() == stopped
     assert not _errors(page), page.console_errors
 
 

@@ -91,3 +91,12 @@ def test_classroom_figures_match_math_section_8():
 def test_empty_input_is_refused():
     with pytest.raises(ValueError, match="empty"):
         plots.influence_histogram([])
+
+
+def test_figures_carry_a_small_template_and_lambda_in_decades():
+    """Plotly's named templates cost ~10 kB of JSON and tens of ms per chart; ours is a few hundred bytes."""
+    fig = plots.error_vs_reg_figure(np.geomspace(1e-4, 10, 6), [0.9] * 6, [0.9] * 6, [0.5] * 6, [0.99] * 6, current=0.1)
+    assert len(fig.layout.template.to_plotly_json().__repr__()) < 1000
+    assert len(fig.to_json()) < 5000
+    assert fig.layout.xaxis.type == "log" and fig.layout.xaxis.dtick == 1
+    assert fig.layout.annotations[0].yref == "paper"
