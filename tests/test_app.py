@@ -340,3 +340,15 @@ def test_the_app_caps_torch_threads_and_says_so(monkeypatch):
     at = _app()
     assert engine.configure_threads() == 1 and torch.get_num_threads() == 1
     assert any("CPU (1 threads)" in c.value for c in at.caption)
+
+
+def test_sidebar_states_the_memory_the_chosen_size_needs():
+    from ifexplorer.device import format_bytes
+
+    at = _app()
+    need = NTKInfluence(reg=1.0).estimate_fit_bytes(800, 784)
+    assert any(f"**{format_bytes(need)}** (for 800 points × 784 features)" in c.value for c in at.caption)
+    at.selectbox(key="dataset").set_value(datasets.CHOICES[2].label).run()  # 8×8 digits: 1000 × 64
+    _ok(at)
+    need = NTKInfluence(reg=1.0).estimate_fit_bytes(1000, 64)
+    assert any(f"**{format_bytes(need)}** (for 1,000 points × 64 features)" in c.value for c in at.caption)

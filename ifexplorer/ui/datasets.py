@@ -17,15 +17,16 @@ class Choice:
     n_train: int
     n_test: int
     max_total: int | None
+    dim: int = 784          # input features (for the memory estimate; own images: 28×28 assumed)
 
 
 CHOICES = (
-    Choice("MNIST 7 vs 9 (real digits)", "mnist", (7, 9), 800, 200, 1000),
-    Choice("MNIST, all 10 digits", "mnist", "all", 2000, 500, 5000),
-    Choice("8×8 digits (scikit-learn)", "digits", None, 1000, 300, 1797),
-    Choice("Simulated mixture (true density known)", "mixture", None, 600, 200, None),
-    Choice("Iris flowers (tabular, 3 classes)", "iris", None, 120, 30, 150),
-    Choice("Your own images", "own", None, 0, 0, None),
+    Choice("MNIST 7 vs 9 (real digits)", "mnist", (7, 9), 800, 200, 1000, 784),
+    Choice("MNIST, all 10 digits", "mnist", "all", 2000, 500, 5000, 784),
+    Choice("8×8 digits (scikit-learn)", "digits", None, 1000, 300, 1797, 64),
+    Choice("Simulated mixture (true density known)", "mixture", None, 600, 200, None, 3),
+    Choice("Iris flowers (tabular, 3 classes)", "iris", None, 120, 30, 150, 4),
+    Choice("Your own images", "own", None, 0, 0, None, 784),
 )
 LABELS = [c.label for c in CHOICES]
 OWN = CHOICES[-1].label

@@ -42,7 +42,7 @@ def sidebar() -> tuple[ExperimentConfig | None, bytes | None]:
         noise = st.slider("Label noise (fraction flipped)", 0.0, 0.5, 0.0, 0.05, key="noise",
                           help="Flip this share of training labels to see how influence finds them.")
         seed = st.number_input("Seed", 0, 10_000, 0, key="seed")
-        _resources(int(n_train) or 1000)
+        _resources(int(n_train) or 1000, c.dim, own=label == datasets.OWN)
     if label == datasets.OWN and source is None:
         return None, None
     config = ExperimentConfig(name, c.classes, int(n_train), int(n_test), float(reg), float(noise), int(seed),
@@ -72,12 +72,12 @@ def _own_data():
     return "folder", str(full), None, None
 
 
-def _resources(n_train: int) -> None:
+def _resources(n_train: int, dim: int, own: bool = False) -> None:
     """The device in use and the memory the chosen size needs."""
     configure_threads()  # before device_label(), which reports the thread count
     try:
-        need = NTKInfluence(reg=1.0).estimate_fit_bytes(n_train, 784)
-        st.caption(f"Device: **{device_label()}** · the fit needs about **{format_bytes(need)}** "
-                   "(for 28×28 images)")
+        need = NTKInfluence(reg=1.0).estimate_fit_bytes(n_train, dim)
+        size = "for about 1,000 images of 28×28" if own else f"for {n_train:,} points × {dim} features"
+        st.caption(f"Device: **{device_label()}** · the fit needs about **{format_bytes(need)}** ({size})")
     except ValueError as exc:
         st.caption(f"Device: {exc}")
