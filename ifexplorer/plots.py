@@ -58,14 +58,21 @@ def group_complexity_figure(complexity, mean_score) -> go.Figure:
 
 
 def self_influence_figure(self_influence, flipped=None, top: int = 50) -> go.Figure:
-    """The `top` training points by self-influence (largest first), flipped labels in orange."""
+    """The `top` training points by self-influence (largest first); with `flipped` given, flipped labels in orange
+    and clean ones in grey, as two named traces (a legend). customdata holds the training index."""
     s = _vec(self_influence, "self_influence")
     order = np.argsort(-s, kind="stable")[:top]
     flip = np.zeros(len(s), bool) if flipped is None else np.asarray(flipped, bool)
+    if flip.shape != s.shape:
+        raise ValueError(f"flipped {flip.shape} and self_influence {s.shape} must have the same length")
     fig = _fig("Training points ranked by self-influence", "rank", "self-influence I(i, x_i)")
-    fig.add_bar(x=np.arange(1, len(order) + 1), y=s[order], customdata=order,
-                marker_color=[FLIPPED if flip[i] else GREY for i in order],
-                hovertemplate="rank %{x}: training #%{customdata}<br>%{y:.3g}<extra></extra>")
+    rank = np.arange(1, len(order) + 1)
+    groups = ((~flip[order], "label as given", GREY), (flip[order], "label flipped on purpose", FLIPPED))
+    for mask, name, color in groups:
+        if mask.any():
+            fig.add_bar(x=rank[mask], y=s[order][mask], customdata=order[mask], name=name, marker_color=color,
+                        showlegend=bool(flip.any()),
+                        hovertemplate="rank %{x}: training #%{customdata}<br>%{y:.3g}<extra></extra>")
     return fig
 
 

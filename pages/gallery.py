@@ -33,8 +33,16 @@ def _pick(index: int) -> None:
 
 
 def _train_caption(j: int, score: float) -> str:
-    flag = f" ⚠ flipped (true {exp.class_name(data.true_labels_train[j])})" if noisy[j] else ""
-    return f"#{j} · {exp.class_name(train_cls[j])} · {ui.fmt(score)}{flag}"
+    """"#12 · 7 · +0.031"; a flipped label: "⚠ #12 · 7 (is 9) · +0.031" (shown label, true class)."""
+    if noisy[j]:
+        return f"⚠ #{j} · {exp.class_name(train_cls[j])} (is {exp.class_name(data.true_labels_train[j])}) · {ui.fmt(score)}"
+    return f"#{j} · {exp.class_name(train_cls[j])} · {ui.fmt(score)}"
+
+
+def _flip_legend() -> None:
+    if noisy.any():
+        st.caption(f"⚠ marks the {int(noisy.sum())} training labels flipped on purpose (label noise in the sidebar); "
+                   "the true class is in brackets.")
 
 
 def _chosen_panel() -> None:
@@ -71,6 +79,7 @@ def _chosen_panel() -> None:
 
 def _neighbours(top) -> None:
     st.subheader(f"Most helpful training images ({len(top.helpful)})")
+    _flip_legend()
     ui.image_row([data.images_train[j] for j in top.helpful],
                  [_train_caption(j, s) for j, s in zip(top.helpful, top.helpful_scores)], size=84, per_row=8)
     st.subheader(f"Most harmful training images ({len(top.harmful)})")
@@ -132,6 +141,7 @@ def _groups(i: int, row) -> None:
 def _suspicious() -> None:
     st.subheader("Suspicious training points")
     st.caption("Ranked by self-influence I(i, xᵢ): how much a point's own loss grows when it is left out.")
+    _flip_legend()
     si = exp.self_influence()
     order = np.argsort(-si, kind="stable")[:10]
     ui.image_row([data.images_train[j] for j in order], [_train_caption(j, si[j]) for j in order],

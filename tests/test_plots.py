@@ -27,10 +27,16 @@ def test_group_complexity_colours_by_sign_of_mean_score():
 def test_self_influence_ranks_largest_first_and_marks_flipped():
     s = np.array([0.1, 0.9, 0.5, 0.7])
     fig = plots.self_influence_figure(s, flipped=[False, False, True, False], top=3)
-    bar = fig.data[0]
-    np.testing.assert_array_equal(bar.customdata, [1, 3, 2])
-    np.testing.assert_array_equal(bar.y, [0.9, 0.7, 0.5])
-    assert list(bar.marker.color) == [plots.GREY, plots.GREY, plots.FLIPPED]
+    clean, flipped = fig.data
+    np.testing.assert_array_equal(clean.x, [1, 2]) and np.testing.assert_array_equal(clean.customdata, [1, 3])
+    np.testing.assert_array_equal(clean.y, [0.9, 0.7])
+    np.testing.assert_array_equal(flipped.x, [3]) and np.testing.assert_array_equal(flipped.customdata, [2])
+    assert flipped.marker.color == plots.FLIPPED and clean.marker.color == plots.GREY
+    (only,) = plots.self_influence_figure(s, top=2).data  # no noise: one trace, no legend
+    np.testing.assert_array_equal(only.customdata, [1, 3])
+    assert only.showlegend is False
+    with pytest.raises(ValueError, match="same length"):
+        plots.self_influence_figure(s, flipped=[True])
 
 
 def test_ihvp_scatter_has_identity_line_spanning_both_axes():
