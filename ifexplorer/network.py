@@ -398,7 +398,9 @@ def retrain_loo(fit: TrainResult, indices, *, X_eval=None, chunk_size: int | Non
             progress(start / R, f"retraining without points {start + 1}–{start + len(sel)} of {R}")
             mask = torch.ones((len(sel), n), dtype=net.dtype, device=net.device)
             mask[torch.arange(len(sel)), torch.as_tensor(sel)] = 0
-            U, _, steps, gnorm, conv, decays = _train_batch(prob, mask, fit.schedule, rtol, atol, max_steps)
+            on_step = _chunk_reporter(progress, start, len(sel), R, max(fit.steps, 1))
+            U, _, steps, gnorm, conv, decays = _train_batch(prob, mask, fit.schedule, rtol, atol, max_steps,
+                                                            on_step=on_step)
             if not conv.all():
                 raise NotConvergedError(
                     f"{int((~conv).sum())} leave-one-out retrain(s) did not reach the gradient tolerance in "
@@ -554,6 +556,15 @@ def _chunk_size(net: TwoLayerReLU, n: int, chunk_size: int | None, budget: float
 def _check_memory(net: TwoLayerReLU, n: int, batch: int) -> None:
     nbytes = 8 * batch * n * net.width * torch.finfo(net.dtype).bits // 8
     check_fits(nbytes, net.device, f"Training {batch} network(s) of width {net.width} on {n} points")
+
+
+def _chunk_reporter(progress: Progress, start: int, size: int, total: int, expected_steps: int):
+    """Progress inside a chunk of retrains, assuming each takes about as many steps as the full training."""
+    def report(k: int, g: float) -> None:
+        if k % 25 == 0:
+            frac = (start + size * min(0.95, k / expected_steps)) / total
+            progress(frac, f"retrains {start + 1}–{start + size} of {total}: step {k}")
+    return report
 
 
 def _step_reporter(progress: Progress, max_steps: int):

@@ -1,0 +1,6 @@
+"""`python -m ifexplorer …` (see ifexplorer.cli)."""
+import sys
+
+from .cli import main
+
+sys.exit(main())

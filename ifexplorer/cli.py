@@ -1,0 +1,112 @@
+"""Command line: `python -m ifexplorer validate …` runs the network check (MATH §7) and writes
+DIR/validation.json plus the plots (DIR/scatter_w<width>.html, DIR/correlation_vs_width.html).
+
+Ctrl-C stops it after keeping every finished retrain: the JSON then holds the completed widths and
+the finished retrains of the interrupted one ("interrupted": true)."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m ifexplorer", description="IF Explorer command line")
+    sub = p.add_subparsers(dest="command", required=True)
+    v = sub.add_parser("validate", help="NTK influence against leave-one-out retraining of real networks",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    v.add_argument("--dataset", default="mnist", help="a name from ifexplorer.available_datasets()")
+    v.add_argument("--classes", nargs="+", default=["7", "9"], help="class names or indices (two: ±1 labels)")
+    v.add_argument("--n-train", type=int, default=200)
+    v.add_argument("--n-test", type=int, default=3, help="test points whose loss change is measured")
+    v.add_argument("--widths", type=int, nargs="+", default=[256, 1024, 4096])
+    v.add_argument("--reg", type=float, default=0.1, help="λ, the pull to the initial weights")
+    v.add_argument("--n-retrain", type=int, default=30, help="training points retrained per width")
+    v.add_argument("--top-fraction", type=float, default=0.5, help="share of retrained points chosen by |NTK influence|")
+    v.add_argument("--kappa", type=float, default=1.0, help="std of the initial weights")
+    v.add_argument("--standard-init", action="store_true",
+                   help="independent neurons instead of antisymmetric pairs (f0 ≠ 0; the NTK is fitted to y − f0)")
+    v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--dtype", choices=["float32", "float64"], default=None, help="default: float64 on CPU, float32 on GPU")
+    v.add_argument("--device", default="auto")
+    v.add_argument("--chunk-size", type=int, default=None, help="retrains per batched job (default: from memory)")
+    v.add_argument("--max-steps", type=int, default=20000)
+    v.add_argument("--methods", nargs="+", default=["ntk", "ihvp_exact", "lissa", "cg"])
+    v.add_argument("--lissa-depth", type=int, default=500)
+    v.add_argument("--lissa-scale", type=float, default=None, help="default: 1.5 × λ_max(Hessian)")
+    v.add_argument("--lissa-damping", type=float, default=0.01)
+    v.add_argument("--lissa-batch-size", type=int, default=16)
+    v.add_argument("--lissa-repeats", type=int, default=1)
+    v.add_argument("--cg-iters", type=int, default=50)
+    v.add_argument("--cg-damping", type=float, default=0.0)
+    v.add_argument("--out", required=True, help="output folder")
+    v.add_argument("--no-plots", action="store_true")
+    return p
+
+
+def _classes(values):
+    return tuple(int(c) if c.lstrip("-").isdigit() else c for c in values)
+
+
+def validate(args) -> int:
+    from tqdm import tqdm
+
+    from .data import load_dataset
+    from .experiments.validation import run_validation, write_plots
+
+    out = Path(args.out)
+    data = load_dataset(args.dataset, classes=_classes(args.classes), n_train=args.n_train,
+                        n_test=max(args.n_test, 10), seed=args.seed)
+    bar = tqdm(total=1000, unit="‰", bar_format="{l_bar}{bar}| {elapsed}<{remaining} {postfix}", file=sys.stderr)
+
+    def progress(fraction: float, message: str) -> None:
+        bar.n = int(1000 * fraction)
+        bar.set_postfix_str(message[-70:], refresh=False)
+        bar.refresh()
+
+    lissa = dict(depth=args.lissa_depth, scale=args.lissa_scale, damping=args.lissa_damping,
+                 batch_size=args.lissa_batch_size, repeats=args.lissa_repeats)
+    cg = dict(max_iter=args.cg_iters, damping=args.cg_damping)
+    dtype = None if args.dtype is None else args.dtype
+    result = run_validation(data.X_train, data.y_train, data.X_test, data.y_test, widths=args.widths, reg=args.reg,
+                            n_retrain=args.n_retrain, n_test=args.n_test, top_fraction=args.top_fraction,
+                            kappa=args.kappa, antisymmetric=not args.standard_init, seed=args.seed,
+                            methods=args.methods, lissa=lissa, cg=cg, chunk_size=args.chunk_size, dtype=dtype,
+                            device=args.device, max_steps=args.max_steps, out=out / "validation.json",
+                            progress=progress,
+                            config_extra=dict(dataset=args.dataset, classes=list(_classes(args.classes))))
+    bar.close()
+    if not args.no_plots and result.widths:
+        write_plots(result, out)
+    print(format_table(result.table()))
+    print(f"{'INTERRUPTED — partial results' if result.interrupted else 'wrote'} {out / 'validation.json'}")
+    return 130 if result.interrupted else 0
+
+
+def format_table(rows) -> str:
+    """Markdown table: width, retrains, flips, s/retrain, Pearson / Spearman per method."""
+    if not rows:
+        return "(no finished retrains)"
+    methods = [k[: -len("_pearson")] for k in rows[0] if k.endswith("_pearson")]
+    head = ["width", "retrains", "flips", "s/retrain"] + [f"{m} P / S" for m in methods]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [str(r["width"]), str(r["retrains"]), f"{100 * r['flip_fraction']:.1f}%", f"{r['seconds_per_retrain']:.2f}"]
+        cells += [f"{_f(r[m + '_pearson'])} / {_f(r[m + '_spearman'])}" for m in methods]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _f(x) -> str:
+    return "—" if x is None or x != x else f"{x:.3f}"
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "validate":
+        try:
+            return validate(args)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    return 2
