@@ -179,7 +179,8 @@ def test_time_slider_moves_only_its_panel_quickly(server, browser):
 
 def test_a_deep_link_as_the_first_request_of_a_fresh_server_gets_the_router(browser, tmp_path):
     """With a pages/ folder Streamlit runs the first script of a process in its legacy v1 mode; the pages'
-    ensure_router() must turn a first-ever visit to /ihvp into the routed page with the shared sidebar."""
+    ensure_router() must turn a first-ever visit to /ihvp into the routed page with the shared sidebar.
+    Then a click on a point of the IHVP scatter shows that training image."""
     srv = Server(tmp_path / "streamlit.log")
     try:
         srv.wait_healthy()
@@ -190,6 +191,13 @@ def test_a_deep_link_as_the_first_request_of_a_fresh_server_gets_the_router(brow
         assert nav.get_by_text("Influence gallery", exact=True).count() == 1
         assert page.get_by_text("Dataset", exact=True).count() >= 1  # the router's shared sidebar
         assert page.locator('[data-testid="stException"]').count() == 0
+        # clicking a point of the IHVP scatter (plotly on_select) shows that training image
+        points = page.get_by_test_id("stPlotlyChart").first.locator(".scatterlayer .trace").nth(1).locator("path.point")
+        assert points.count() == 800
+        points.nth(799).click(force=True)
+        page.get_by_text("training #799 · label", exact=False).wait_for(timeout=30_000)
+        wait_idle(page)
+        assert page.get_by_test_id("stImageCaption").first.inner_text().startswith("training #799 · label")
         assert not _errors(page), page.console_errors
     finally:
         srv.stop()
