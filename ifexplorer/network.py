@@ -383,7 +383,8 @@ def retrain_loo(fit: TrainResult, indices, *, X_eval=None, chunk_size: int | Non
     idx = _check_indices(indices, n)
     Xe = X if X_eval is None else net.inputs(X_eval, "X_eval")
     R, m, C = len(idx), Xe.shape[0], net.n_outputs
-    chunk = _chunk_size(net, n, chunk_size, memory_budget)
+    chunk = min(_chunk_size(net, n, chunk_size, memory_budget), R)
+    _check_memory(net, n, chunk)
     prob = _SpanProblem(net, X, y, fit.reg)
     Ge, Ze0 = Xe @ X.T, Xe @ net.W0.T
     out = LOOResult(idx, np.zeros(R, bool), np.full((R, m, C), np.nan), np.full((R, n, C), np.nan),
@@ -546,15 +547,15 @@ def _check_indices(indices, n: int) -> np.ndarray:
 
 
 def _chunk_size(net: TwoLayerReLU, n: int, chunk_size: int | None, budget: float) -> int:
-    """Networks per batch: the given one, or as many as fit ~8 (n, width) buffers each in `budget` bytes."""
+    """Networks per batch: the given one, or as many as fit ~12 (n, width) buffers each in `budget` bytes."""
     if chunk_size is not None:
         return _check_int(chunk_size, "chunk_size", 1)
-    per = 8 * n * net.width * torch.finfo(net.dtype).bits // 8
+    per = 12 * n * net.width * torch.finfo(net.dtype).bits // 8
     return max(1, int(budget // per))
 
 
 def _check_memory(net: TwoLayerReLU, n: int, batch: int) -> None:
-    nbytes = 8 * batch * n * net.width * torch.finfo(net.dtype).bits // 8
+    nbytes = 12 * batch * n * net.width * torch.finfo(net.dtype).bits // 8
     check_fits(nbytes, net.device, f"Training {batch} network(s) of width {net.width} on {n} points")
 
 

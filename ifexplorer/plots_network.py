@@ -7,8 +7,9 @@ from plotly.subplots import make_subplots
 
 from .plots import _TEMPLATE
 
-LABELS = {"ntk": "NTK influence", "ihvp_exact": "exact IHVP", "lissa": "LiSSA", "cg": "conjugate gradient"}
-COLORS = {"ntk": "#2F6FDE", "ihvp_exact": "#D1495B", "lissa": "#F29E4C", "cg": "#3BB273"}
+LABELS = {"ntk": "NTK influence", "ihvp_exact": "exact IHVP", "lissa": "LiSSA", "cg": "conjugate gradient",
+          "ntk_uncorrected": "NTK, f0 ignored"}
+COLORS = {"ntk": "#2F6FDE", "ihvp_exact": "#D1495B", "lissa": "#F29E4C", "cg": "#3BB273", "ntk_uncorrected": "#8A8F98"}
 
 
 def scatter_figure(actual, predicted: dict, scores: dict | None = None, width: int | None = None) -> go.Figure:

@@ -178,3 +178,15 @@ def test_running_out_of_steps_is_reported():
     X, y = _toy(n=10, d=4)
     with pytest.raises(N.NotConvergedError, match="max_steps"):
         N.train(N.TwoLayerReLU(64, 4), X, y, 0.01, max_steps=3)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_gpu_float32_retrains_match_cpu_float64():
+    X, y = _toy(n=12, d=5)
+    cpu = N.train(N.TwoLayerReLU(256, 5, seed=1, device="cpu", dtype=torch.float64), X, y, 0.3)
+    gpu = N.train(N.TwoLayerReLU(256, 5, seed=1, device="cuda", dtype=torch.float32), X, y, 0.3, rtol=1e-5)
+    np.testing.assert_allclose(gpu.predict(X), cpu.predict(X), atol=1e-3)
+    a = N.retrain_loo(cpu, [2, 5], chunk_size=2)
+    b = N.retrain_loo(gpu, [2, 5], chunk_size=2, rtol=1e-5)
+    np.testing.assert_allclose(b.train_predictions, a.train_predictions, atol=1e-3)

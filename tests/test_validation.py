@@ -19,7 +19,7 @@ def tiny(tmp_path_factory):
     data = load_dataset("mnist", classes=(7, 9), n_train=30, n_test=5, seed=0)
     out = tmp_path_factory.mktemp("val") / "result.json"
     result = V.run_validation(data.X_train, data.y_train, data.X_test, data.y_test, **TINY, out=out,
-                              lissa=dict(depth=200), cg=dict(max_iter=100, tol=1e-12))
+                              lissa=dict(depth=50), cg=dict(max_iter=100, tol=1e-12))
     return result, out
 
 
@@ -125,3 +125,13 @@ def test_command_line_bad_settings_exit_with_a_message(tmp_path, capsys):
     code = main(["validate", "--n-train", "20", "--widths", "31", "--n-retrain", "3", "--out", str(tmp_path)])
     assert code == 2
     assert "width must be even" in capsys.readouterr().err
+
+
+def test_standard_init_fits_the_ntk_to_the_initial_networks_residual():
+    data = load_dataset("mnist", classes=(7, 9), n_train=20, n_test=3, seed=0)
+    res = V.run_validation(data.X_train, data.y_train, data.X_test, data.y_test, widths=[64], reg=0.3, n_retrain=4,
+                           n_test=2, methods=["ntk"], antisymmetric=False)
+    w = res.widths[0]
+    assert set(w.predicted) == {"ntk", "ntk_uncorrected"}
+    assert np.abs(w.predicted["ntk"] - w.predicted["ntk_uncorrected"]).max() > 1e-4
+    assert w.scores["ntk"]["pearson"] > w.scores["ntk_uncorrected"]["pearson"]
