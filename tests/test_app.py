@@ -84,8 +84,7 @@ def test_every_page_renders_on_default_data_and_fits_once():
         at.switch_page(page).run()
         _ok(at)
         assert at.title, f"{page} shows no title"
-        if page != "pages/network.py":  # the network page has its own tests
-            assert [e.label for e in at.expander].count("What am I looking at?") == 1, page
+        assert [e.label for e in at.expander].count("What am I looking at?") == 1, page
     assert engine.fit_count() == before  # page switches reuse the cached model
     assert [s.key for s in at.select_slider] == ["reg"]  # the shared sidebar is on every page
 
