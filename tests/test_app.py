@@ -338,7 +338,7 @@ def test_the_app_caps_torch_threads_and_says_so(monkeypatch):
     monkeypatch.setenv(engine.THREADS_ENV, "1")
     at = _app()
     assert engine.configure_threads() == 1 and torch.get_num_threads() == 1
-    assert any("CPU (1 threads)" in c.value for c in at.caption)
+    assert any("CPU (1 thread)" in c.value for c in at.caption)
 
 
 def test_sidebar_states_the_memory_the_chosen_size_needs():

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from sklearn.metrics import roc_auc_score
 
 from ..dynamics import check_time, spectral
 from ..influence import Progress, _no_progress, top_influences
@@ -190,7 +189,7 @@ def mislabel_detection(model, noisy_mask, t, fractions=(0.05, 0.1, 0.2)) -> Misl
     counts = np.maximum(1, np.round(fractions * n).astype(int))
     hits = np.array([noisy[order[:c]].sum() for c in counts], dtype=np.float64)
     return MislabelDetection(check_time(t), fractions, hits / noisy.sum(), counts / n, hits / counts,
-                             float(roc_auc_score(noisy, scores)), 0.5, int(noisy.sum()), scores)
+                             float(_roc_auc(noisy, scores)), 0.5, int(noisy.sum()), scores)
 
 
 # ---------------------------------------------------------------------------------- internals
@@ -261,3 +260,11 @@ def _turnover(sets: np.ndarray) -> np.ndarray:
             new, old = sets[r, s + 1], sets[r, s]
             out[r, s] = np.setdiff1d(new[new >= 0], old[old >= 0]).size
     return out
+
+
+def _roc_auc(positive: np.ndarray, scores: np.ndarray) -> float:
+    """ROC AUC of `scores` for the boolean labels `positive` (imported lazily: scikit-learn's metrics
+    module costs ~1 s to import, which a page's first visit would otherwise pay)."""
+    from sklearn.metrics import roc_auc_score
+
+    return roc_auc_score(positive, scores)
