@@ -1,7 +1,7 @@
 """Benchmark: leave-one-out retraining of the real two-layer ReLU network (MATH §7), batched against
 one at a time, and the time for 100 leave-one-out retrains.
 
-    python benchmarks/bench_network.py                              # n = 200, width 1024, CPU
+    python benchmarks/bench_network.py                              # n = 100, width 512, CPU
     python benchmarks/bench_network.py --n 200 --width 4096 --batches 1 8 32 --n-loo 100 --device cuda
 
 Data: real MNIST 7 vs 9 (ifexplorer.data, ±1 labels, unit-norm rows), λ = 0.1, κ = 1, antisymmetric init,
@@ -31,8 +31,8 @@ from ifexplorer.device import device_label
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--n", type=int, default=200)
-    p.add_argument("--width", type=int, default=1024)
+    p.add_argument("--n", type=int, default=100)
+    p.add_argument("--width", type=int, default=512)
     p.add_argument("--reg", type=float, default=0.1)
     p.add_argument("--batches", type=int, nargs="+", default=[1, 4, 16])
     p.add_argument("--repeats", type=int, default=3)

@@ -371,9 +371,12 @@ def train(net: TwoLayerReLU, X, y, reg: float, *, method: str = "nesterov", lr: 
 
 def retrain_loo(fit: TrainResult, indices, *, X_eval=None, chunk_size: int | None = None, rtol: float = 1e-8,
                 atol: float = 1e-12, max_steps: int = 20000, progress: Progress | None = None,
-                should_stop: Callable[[], bool] | None = None, memory_budget: float = 1.5e9) -> LOOResult:
+                should_stop: Callable[[], bool] | None = None, memory_budget: float | None = None) -> LOOResult:
     """Retrain `fit`'s network from the same W0 without each training point in `indices`, with the same
     schedule, B = chunk_size networks at a time in one tensor. Evaluates each at X_eval (m, d).
+
+    chunk_size None: as many networks as fit `memory_budget` bytes of working tensors (default 1.5 GB).
+    A smaller chunk loses less work to an interrupt (the chunk in progress is dropped).
 
     Interruptible: Ctrl-C (KeyboardInterrupt) or should_stop() returning True ends the job after keeping
     every finished chunk; the unfinished rows have completed=False. progress(fraction, message)."""
@@ -383,6 +386,8 @@ def retrain_loo(fit: TrainResult, indices, *, X_eval=None, chunk_size: int | Non
     idx = _check_indices(indices, n)
     Xe = X if X_eval is None else net.inputs(X_eval, "X_eval")
     R, m, C = len(idx), Xe.shape[0], net.n_outputs
+    if memory_budget is None:
+        memory_budget = 1.5e9
     chunk = min(_chunk_size(net, n, chunk_size, memory_budget), R)
     _check_memory(net, n, chunk)
     prob = _SpanProblem(net, X, y, fit.reg)
