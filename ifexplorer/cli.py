@@ -6,7 +6,9 @@ the finished retrains of the interrupted one ("interrupted": true)."""
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from pathlib import Path
 
 
@@ -104,6 +106,10 @@ def _f(x) -> str:
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "validate":
+        # Ctrl-C must raise KeyboardInterrupt (to keep the finished retrains) even when the shell
+        # started us with SIGINT ignored (a background job of a non-interactive shell).
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
             return validate(args)
         except ValueError as exc:
