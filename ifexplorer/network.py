@@ -375,8 +375,10 @@ def retrain_loo(fit: TrainResult, indices, *, X_eval=None, chunk_size: int | Non
     """Retrain `fit`'s network from the same W0 without each training point in `indices`, with the same
     schedule, B = chunk_size networks at a time in one tensor. Evaluates each at X_eval (m, d).
 
-    chunk_size None: as many networks as fit `memory_budget` bytes of working tensors (default 1.5 GB).
-    A smaller chunk loses less work to an interrupt (the chunk in progress is dropped).
+    chunk_size None: as many networks as fit `memory_budget` bytes of working tensors: default 1.5 GB on a
+    GPU, 64 MB on a CPU, where a large batch runs memory-bound (measured on 2 idle cores, n = 200, width
+    4096: 0.087 retrains/s one at a time, 0.067 in batches of 4; at n = 100, width 512 batches of 16 were
+    1.2× faster than one at a time). A smaller chunk also loses less work to an interrupt.
 
     Interruptible: Ctrl-C (KeyboardInterrupt) or should_stop() returning True ends the job after keeping
     every finished chunk; the unfinished rows have completed=False. progress(fraction, message)."""
@@ -387,7 +389,7 @@ def retrain_loo(fit: TrainResult, indices, *, X_eval=None, chunk_size: int | Non
     Xe = X if X_eval is None else net.inputs(X_eval, "X_eval")
     R, m, C = len(idx), Xe.shape[0], net.n_outputs
     if memory_budget is None:
-        memory_budget = 1.5e9
+        memory_budget = 1.5e9 if net.device.type == "cuda" else 6.4e7
     chunk = min(_chunk_size(net, n, chunk_size, memory_budget), R)
     _check_memory(net, n, chunk)
     prob = _SpanProblem(net, X, y, fit.reg)
