@@ -526,8 +526,8 @@ class NetworkInfluence:
             infos.append(info)
         return torch.stack(rows), infos
 
-    def hessian_max_eigenvalue(self, iters: int = 50) -> float:
-        """λ_max(Hess) = λ_max(K) + λ (power iteration on the (n·C)² empirical NTK)."""
+    def hessian_max_eigenvalue(self) -> float:
+        """λ_max(Hess) = λ_max(K) + λ (eigvalsh of the (n·C)² empirical NTK)."""
         return float(torch.linalg.eigvalsh(self.empirical_ntk())[-1]) + self.reg
 
 
