@@ -152,20 +152,6 @@ def time_marker_figure(times, series: dict, t: float | None, title: str, ylabel:
     return fig
 
 
-def validation_scatter(actual, predicted: dict, title: str = "Actual leave-one-out change against predictions"
-                       ) -> go.Figure:
-    """Actual test-loss change when retraining without i (x) against each method's prediction (y)."""
-    a = _vec(actual, "actual")
-    fig = _fig(title, "actual change (retrained network)", "predicted influence", height=400)
-    palette = [HELPFUL, HARMFUL, FLIPPED, "#3BB273", GREY]
-    for k, (name, values) in enumerate(predicted.items()):
-        fig.add_scatter(x=a, y=_vec(values, name), mode="markers", name=name,
-                        marker=dict(color=palette[k % len(palette)], size=6, opacity=0.75))
-    lo, hi = float(a.min()), float(a.max())
-    fig.add_scatter(x=[lo, hi], y=[lo, hi], mode="lines", name="y = x", line=dict(color="black", dash="dash"))
-    return fig
-
-
 def classroom_fit_figure(x, y, theta, theta_eps, point: int, eps: float) -> go.Figure:
     """MATH §8: the three points, the least-squares line, and the line with point `point` up-weighted."""
     x, y = _vec(x, "x"), _vec(y, "y")
