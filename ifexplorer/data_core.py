@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .memory import host_available_bytes
+
 # The loaders keep at most this fraction of the free memory for one dataset.
 MEMORY_FRACTION = 0.5
 DEFAULT_MAX_TOTAL_BYTES = 1 << 30  # 1 GiB: cap on a zip's uncompressed size / a folder's file sizes
@@ -59,18 +61,6 @@ def check_options(source: str, options: dict, allowed: tuple[str, ...]) -> None:
         raise DataError(f"unknown option(s) {unknown} for dataset {source!r}; accepted: {accepted}")
 
 
-def available_memory_bytes() -> int:
-    """The OS's MemAvailable (bytes); a large number when it cannot be read."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 1 << 40
-
-
 def format_gb(nbytes: float) -> str:
     return f"{nbytes / 1e9:.2f} GB"
 
@@ -83,7 +73,7 @@ def check_memory(n_images: int, values_per_image: int, what: str, max_memory_gb=
     """
     needed = 10 * int(n_images) * int(values_per_image)
     if max_memory_gb is None:
-        limit = MEMORY_FRACTION * available_memory_bytes()
+        limit = MEMORY_FRACTION * host_available_bytes()
         how = f"{int(MEMORY_FRACTION * 100)}% of the free memory"
     else:
         limit = float(max_memory_gb) * 1e9

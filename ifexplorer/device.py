@@ -6,9 +6,10 @@ caller asks for it explicitly.
 """
 from __future__ import annotations
 
-import os
 
 import torch
+
+from .memory import host_available_bytes
 
 _DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
@@ -62,15 +63,7 @@ def available_bytes(device: torch.device) -> int:
     if device.type == "cuda":
         free, _total = torch.cuda.mem_get_info(device)
         return int(free)
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    pages = os.sysconf("SC_AVPHYS_PAGES") if hasattr(os, "sysconf") else 0
-    return int(pages * os.sysconf("SC_PAGE_SIZE")) if pages else 1 << 40
+    return host_available_bytes()
 
 
 def format_bytes(nbytes: float) -> str:
