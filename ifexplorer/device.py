@@ -6,7 +6,6 @@ caller asks for it explicitly.
 """
 from __future__ import annotations
 
-
 import torch
 
 from .memory import host_available_bytes
