@@ -28,6 +28,15 @@ WIDTHS = [64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384]
 REGS = [0.01, 0.03, 0.1, 0.3, 1.0]
 METHODS = {"ntk": "NTK influence", "ihvp_exact": "exact IHVP", "lissa": "LiSSA", "cg": "conjugate gradient"}
 
+
+def _column_names(columns) -> dict:
+    """Readable table headers for ValidationResult.table()'s keys."""
+    names = {"flip_fraction": "activation flips", "seconds_per_retrain": "s / retrain"}
+    for m, label in METHODS.items():
+        names[f"{m}_pearson"], names[f"{m}_spearman"] = f"{label} Pearson", f"{label} Spearman"
+    return {c: names.get(c, c) for c in columns}
+
+
 with ui.friendly_errors("The network check"):
     exp = ui.current_experiment()
     data = exp.data
@@ -45,27 +54,48 @@ with ui.friendly_errors("The network check"):
     methods = c6.multiselect("Estimates", list(METHODS), default=list(METHODS), format_func=METHODS.get,
                              key="net_methods")
     settings = (int(n_train), float(reg), int(n_retrain), tuple(sorted(widths)), int(n_test), tuple(methods))
+    key = ("network_check", settings)
     runs = st.session_state.setdefault("network_runs", set())
+
+    def start(settings=settings, key=key):
+        runs.add(settings)
+        stopped = exp.peek(key)
+        if stopped is not None and stopped.interrupted:
+            ui.forget(exp, key)  # run a stopped study again, in full
+
     # a callback (not the return value): it survives the router's rerun of a deep link
     st.button("Run the network check", type="primary", icon=":material/play_arrow:", key="net_run",
-              disabled=not widths or not methods, on_click=runs.add, args=(settings,))
+              disabled=not widths or not methods, on_click=start)
     if settings not in runs:
         st.info("Choose the settings and press **Run the network check** (it trains and retrains real networks).",
                 icon=":material/model_training:")
         st.stop()
+    stop_slot = st.empty()
+    if exp.peek(key) is None:
+        stop_slot.button("Stop", icon=":material/stop:", key="net_stop",
+                  help="Ends the study after the networks being retrained now; finished retrains are kept.")
 
-    def compute(progress):
+    def compute(progress, should_stop):
         X, y = training_subset(data.X_train, data.y_train, settings[0], seed=exp.config.seed)
         return run_validation(X, y, data.X_test, data.y_test, widths=settings[3], reg=settings[1],
                               n_retrain=settings[2], n_test=settings[4], methods=settings[5], seed=exp.config.seed,
-                              progress=progress)
+                              progress=progress, should_stop=should_stop)
 
-    result = ui.with_progress(exp, ("network_check", settings), "Training and retraining the networks", compute)
+    result = ui.with_progress(exp, key, "Training and retraining the networks", compute, stoppable=True)
+    stop_slot.empty()
+    if result.interrupted:
+        done = ", ".join(f"{w.n_retrained} at width {w.width}" for w in result.widths) or "none"
+        st.warning(f"Stopped early. Finished retrains kept: {done} (of {settings[2]} per width). "
+                   "Press **Run the network check** to run the whole study again.", icon=":material/stop_circle:")
+        if not result.widths:
+            st.stop()
     table = pd.DataFrame(result.table())
+    table = table.rename(columns=_column_names(table.columns))
     largest = result.widths[-1]
+    st.markdown(f"**Pearson correlation with real retraining at width {largest.width}**")
     cols = st.columns(4)
     for col, m in zip(cols, [m for m in METHODS if m in largest.scores]):
-        col.metric(f"{METHODS[m]}: Pearson (width {largest.width})", f"{largest.scores[m]['pearson']:.3f}",
+        col.metric(METHODS[m], f"{largest.scores[m]['pearson']:.3f}",
                    help=f"Spearman {largest.scores[m]['spearman']:.3f}; relative error "
                         f"{largest.scores[m]['relative_error']:.3f}")
     st.caption(f"{result.device} · {result.seconds:.0f} s in all · activation patterns flipped during training: "

@@ -177,6 +177,26 @@ def test_time_slider_moves_only_its_panel_quickly(server, browser):
     assert not _errors(page), page.console_errors
 
 
+def test_stopping_the_network_check_keeps_the_finished_retrains(server, browser):
+    """Stop while width 256 is retraining: its retrains finish and are shown, width 1024 never starts."""
+    page = _page(browser, height=2000)
+    page.goto(server.url + "/network")
+    wait_idle(page, "Run the network check", 120_000)
+    page.get_by_role("button", name="Run the network check").click()
+    page.get_by_text("width 256: retrain", exact=False).first.wait_for(timeout=120_000)
+    start = time.perf_counter()
+    page.get_by_role("button", name="Stop").click()
+    wait_idle(page, "Stopped early", 120_000)
+    TIMINGS["network_check_stop"] = round(time.perf_counter() - start, 2)
+    warning = page.get_by_test_id("stAlert").inner_text()
+    assert re.search(r"Finished retrains kept: \d+ at width 256 \(of 12 per width\)", warning), warning
+    assert "1024" not in warning
+    assert page.get_by_text("Pearson correlation with real retraining at width 256").count() == 1
+    assert page.get_by_role("button", name="Stop").count() == 0
+    page.screenshot(path=str(SCREENSHOTS / "network_stopped.png"), full_page=True)
+    assert not _errors(page), page.console_errors
+
+
 def test_a_deep_link_as_the_first_request_of_a_fresh_server_gets_the_router(browser, tmp_path):
     """With a pages/ folder Streamlit runs the first script of a process in its legacy v1 mode; the pages'
     ensure_router() must turn a first-ever visit to /ihvp into the routed page with the shared sidebar.

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ifexplorer.ui.engine import (Experiment, ExperimentConfig, configure_threads, fit_count, get_experiment,
-                                  with_progress)
+from ifexplorer.ui.engine import (Experiment, ExperimentConfig, configure_threads, fit_count, forget,
+                                  get_experiment, with_progress)
 from ifexplorer.ui.widgets import (explain, fmt, friendly_errors, image_row, selected_training_index, show_image,
                                    upscale)
 
@@ -55,5 +55,5 @@ def test_index_input(exp: Experiment, label: str = "Test image #", container=Non
 
 
 __all__ = ["CONFIG_KEY", "UPLOAD_KEY", "ensure_router", "Experiment", "ExperimentConfig", "configure_threads",
-           "current_experiment", "explain", "fit_count", "fmt",
+           "current_experiment", "explain", "fit_count", "fmt", "forget",
            "friendly_errors", "get_experiment", "image_row", "selected_training_index", "show_image", "test_index_input", "upscale", "with_progress"]

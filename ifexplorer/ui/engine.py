@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 import streamlit as st
+from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException  # stop / rerun requests
 
 from ifexplorer import NTKInfluence
 
@@ -54,6 +55,10 @@ class Experiment:
                 configure_threads()
                 self._memo[key] = compute()
             return self._memo[key]
+
+    def peek(self, key):
+        """The memoised result for key, or None when it has not been computed."""
+        return self._memo.get(key)
 
     # -------------------------------------------------------------- predictions and labels
     @property
@@ -208,9 +213,15 @@ def fit_count() -> int:
     return FIT_COUNT
 
 
-def with_progress(exp: Experiment, key, label: str, compute: Callable[[Callable], Any]):
+def with_progress(exp: Experiment, key, label: str, compute: Callable[..., Any], *, stoppable: bool = False):
     """exp.memo(key, ...) that shows st.status + st.progress while computing on a miss.
-    compute(progress) receives a progress(fraction, message) callback."""
+    compute(progress) receives a progress(fraction, message) callback.
+
+    stoppable: compute(progress, should_stop) instead, for long studies that can end early keeping what
+    they finished. When the user stops the app or touches a widget, Streamlit raises its control-flow
+    exception from the next progress update; should_stop() then turns True, compute returns its partial
+    result, which is memoised under key, and the exception is re-raised so Streamlit goes on (a rerun
+    finds the partial result)."""
     if key in exp._memo:
         return exp._memo[key]
     with exp._lock:
@@ -219,7 +230,27 @@ def with_progress(exp: Experiment, key, label: str, compute: Callable[[Callable]
         configure_threads()
         with st.status(label, expanded=True) as status:
             bar = st.progress(0.0, text=label)
-            result = compute(lambda f, msg: bar.progress(min(1.0, max(0.0, float(f))), text=msg))
+            halted: list[BaseException] = []
+
+            def progress(fraction: float, message: str) -> None:
+                if halted:
+                    return
+                try:
+                    bar.progress(min(1.0, max(0.0, float(fraction))), text=message)
+                except ScriptControlException as exc:  # a stop / rerun request: finish the current step first
+                    if not stoppable:
+                        raise
+                    halted.append(exc)
+
+            result = compute(progress, lambda: bool(halted)) if stoppable else compute(progress)
+            exp._memo[key] = result
+            if halted:
+                raise halted[0]
             status.update(label=f"{label} — done", state="complete", expanded=False)
-        exp._memo[key] = result
         return result
+
+
+def forget(exp: Experiment, key) -> None:
+    """Drop a memoised result (e.g. a study that was stopped early) so the next request recomputes it."""
+    with exp._lock:
+        exp._memo.pop(key, None)
