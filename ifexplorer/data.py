@@ -147,7 +147,7 @@ def load_dataset(name: str, *, classes=None, n_train=None, n_test=None, label_no
     if kind == "file":
         src = loader(resize=size, color=color, **source_options)
     elif kind == "simulated":
-        src = loader(n_train=n_train, n_test=n_test, seed=seed, **source_options)
+        src = loader(n_train=n_train, n_test=n_test, seed=seed, classes=classes, **source_options)
     else:
         src = loader(**source_options)
     if classes is None:

@@ -212,7 +212,22 @@ def _mixture_params(rng, dim, n_components, n_classes, weights, spread, means):
     return m, 1.0 / s**2, w / w.sum(), C
 
 
-def load_mixture(*, n_train=None, n_test=None, seed=0, **options) -> Source:
+def _components_of(classes, n_components: int, n_classes: int) -> np.ndarray:
+    """(K,) bool: the components whose class (k mod n_classes) is among `classes`. Classes that cannot be
+    resolved are left to the common class selection, which names them in its error."""
+    if classes is None or (isinstance(classes, str) and classes == "all") or isinstance(classes, (str, int)):
+        return np.ones(n_components, bool)
+    chosen = set()
+    for c in classes:
+        label = str(c).removeprefix("class ").strip()
+        if label.isdigit() and int(label) < n_classes:
+            chosen.add(int(label))
+    if len(chosen) < 2:
+        return np.ones(n_components, bool)
+    return np.isin(np.arange(n_components) % n_classes, sorted(chosen))
+
+
+def load_mixture(*, n_train=None, n_test=None, seed=0, classes=None, **options) -> Source:
     """Definition 1 of the paper: K components on the unit sphere S^{d-1}, component k drawn with
     probability p_k. Each component is a von Mises–Fisher distribution with mean direction μ_k
     (random unit vectors from the seed unless `means` is given) and concentration κ_k = 1/spread_k²
@@ -223,6 +238,9 @@ def load_mixture(*, n_train=None, n_test=None, seed=0, **options) -> Source:
 
     Options: dim (3), n_components (4), n_classes (2), weights (∝ K, K-1, …, 1), spread (0.35, a
     number or one per component), means ((K, d) or None). n_train / n_test default to 400 / 100.
+    classes (a subset of the class indices or names "class c"; None or "all": every class): only the
+    components of those classes are sampled, n_train / n_test of them, and the density is that of the
+    mixture restricted to them (weights renormalised) — the distribution the points were drawn from.
     """
     check_options("mixture", options, tuple(MIXTURE_DEFAULTS))
     opts = {**MIXTURE_DEFAULTS, **options}
@@ -232,11 +250,12 @@ def load_mixture(*, n_train=None, n_test=None, seed=0, **options) -> Source:
         raise DataError(f"mixture: need n_train >= 2 and n_test >= 1; got n_train={n_tr}, n_test={n_te}")
     rng = np.random.default_rng([int(seed), 2])
     means, kappas, weights, n_classes = _mixture_params(rng, **opts)
+    drawn = _components_of(classes, len(weights), n_classes)
     from scipy.stats import vonmises_fisher
 
     blocks, comps = [], []
     for n in (n_tr, n_te):
-        counts = allocate(n, weights)
+        counts = allocate(n, np.where(drawn, weights, 0.0))
         for k, c in enumerate(counts):
             if c:
                 x = vonmises_fisher.rvs(means[k], kappas[k], size=int(c), random_state=rng)
@@ -254,6 +273,7 @@ def load_mixture(*, n_train=None, n_test=None, seed=0, **options) -> Source:
         features=X, labels=components % n_classes,
         class_names=tuple(f"class {c}" for c in range(n_classes)),
         ids=np.array([f"mixture:{i}" for i in range(X.shape[0])]),
-        is_test=is_test, density=mixture_density(X, means, kappas, weights), components=components,
+        is_test=is_test, components=components,
+        density=mixture_density(X, means[drawn], kappas[drawn], weights[drawn] / weights[drawn].sum()),
         info=dict(means=means, kappas=kappas, weights=weights, dim=means.shape[1]),
     )

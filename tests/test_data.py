@@ -218,6 +218,25 @@ def test_mixture_dataset_follows_definition_1():
     np.testing.assert_array_equal(again.X_train, ds.X_train)
 
 
+def test_mixture_with_a_class_subset_draws_the_requested_sizes_from_those_classes_only():
+    weights = [0.4, 0.3, 0.2, 0.1]
+    opts = dict(dim=4, n_components=4, n_classes=3, weights=weights, seed=2)
+    ds = load_dataset("mixture", classes=(0, "class 2"), n_train=300, n_test=60, **opts)
+    assert (ds.n_train, ds.n_test) == (300, 60) and ds.class_names == ("class 0", "class 2")
+    assert set(ds.components_train) == {0, 2, 3}  # class = component mod 3
+    # (A1) within the drawn components: 300 · (0.4, 0.2, 0.1) / 0.7
+    assert np.bincount(ds.components_train, minlength=4).tolist() == [171, 0, 86, 43]
+    kept = np.array([True, False, True, True])
+    w = np.array(weights)[kept] / np.sum(np.array(weights)[kept])
+    info = ds.info
+    np.testing.assert_allclose(ds.density_train, mixture_density(ds.X_train, info["means"][kept],
+                                                                 info["kappas"][kept], w))
+    everything = load_dataset("mixture", n_train=300, n_test=60, **opts)
+    np.testing.assert_allclose(everything.info["means"], info["means"])  # same mixture, fewer components drawn
+    with pytest.raises(DataError, match="unknown class 7"):
+        load_dataset("mixture", classes=(0, 7), n_train=30, n_test=6, **opts)
+
+
 def test_mixture_samples_have_the_vmf_mean_resultant_length():
     from scipy.special import ive
 
