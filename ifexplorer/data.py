@@ -291,15 +291,17 @@ def _stratified(rng, labels, pool, n, n_classes) -> np.ndarray:
 
 def _features_and_images(src, tr, te, resize, color):
     """Unit-norm float64 features and uint8 display images for the train and test indices."""
-    if src.images is not None:
+    if src.features is None:
         imgs = [resize_images(to_color(src.images[idx], color), resize) for idx in (tr, te)]
         feats = [im.reshape(im.shape[0], -1).astype(np.float64) / 255.0 for im in imgs]
-    else:
+    else:  # tabular, simulated, or an npz's own (non-8-bit) values
         feats = [np.asarray(src.features[idx], dtype=np.float64) for idx in (tr, te)]
         if src.standardize:
             mean, std = feats[0].mean(axis=0), feats[0].std(axis=0)
             std[std == 0] = 1.0
             feats = [(f - mean) / std for f in feats]
+        if src.images is not None:
+            imgs = [src.images[idx] for idx in (tr, te)]
     for f, idx in zip(feats, (tr, te)):
         norms = np.linalg.norm(f, axis=1, keepdims=True)
         zero = np.flatnonzero(norms[:, 0] == 0)

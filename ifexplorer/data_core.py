@@ -25,7 +25,8 @@ class Source:
     """What a loader hands to the common pipeline (split, label noise, features, targets).
 
     images:      uint8 (N, H, W) or (N, H, W, 3), or None for tabular data.
-    features:    float64 (N, d) for tabular / simulated data; None means "flatten the images".
+    features:    float64 (N, d) for tabular / simulated data and non-8-bit npz arrays (the kernel's
+                 inputs; images, if any, are then for display only); None means "flatten the images".
     labels:      int (N,), index into class_names.
     ids:         str (N,), stable sample ids ("mnist:1234", "cats/img01.png").
     is_test:     bool (N,) when the source fixes its own train/test split, else None.

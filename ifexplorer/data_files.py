@@ -170,9 +170,11 @@ def _read_zip_entry(zf, info, label) -> bytes:
 # ---------------------------------------------------------------- npz
 def load_npz(*, resize=None, color=None, path=None, data=None, filename=None, **options) -> Source:
     """An .npz with X: images (n, H, W), (n, H, W, 1) or (n, H, W, 3) and y: (n,) labels (ints or
-    strings), optionally class_names: (C,) strings when y holds indices. Pixels: uint8 kept; other
-    numbers in [0, 1] are scaled by 255, in [0, 255] rounded, anything else min–max scaled over the
-    whole array to 0..255 (display and features are then 8-bit). Never unpickles."""
+    strings), optionally class_names: (C,) strings when y holds indices. Display images are 8-bit:
+    uint8 kept; other numbers in [0, 1] are scaled by 255, in [0, 255] rounded, anything else min–max
+    scaled over the whole array to 0..255. The kernel sees the arrays' own values: a non-uint8 X is
+    used as float64 features exactly (no rounding, no shift), unless resize or color asks to convert
+    the images, which then works on the 8-bit images. Never unpickles."""
     check_options("npz", options, ("max_memory_gb", "max_total_bytes"))
     label = _label(path, data, filename, "npz")
     zf = _open_zip(path, data, label)
@@ -192,8 +194,11 @@ def load_npz(*, resize=None, color=None, path=None, data=None, filename=None, **
         raise DataError(f"npz {label!r}: y must be 1-D with one label per image; X has {X.shape[0]} images, y has shape {y.shape}")
     labels, class_names = _npz_labels(y, arrays.get("class_names"), label)
     images = _npz_images(X, label)
+    exact = X.dtype != np.uint8 and resize is None and color is None
+    features = X.reshape(X.shape[0], -1).astype(np.float64) if exact else None
     return Source(name=f"npz:{label}", description=f"arrays from {label!r}", images=images, labels=labels,
-                  class_names=class_names, ids=np.array([f"{label}:{i}" for i in range(len(labels))]))
+                  class_names=class_names, ids=np.array([f"{label}:{i}" for i in range(len(labels))]),
+                  features=features)
 
 
 def _npy_shape(zf, member, label) -> tuple[int, ...]:

@@ -285,6 +285,17 @@ def test_npz_float_rgb_and_class_names():
     assert gray.image_shape == (3, 2)
 
 
+def test_npz_float_values_reach_the_kernel_exactly_not_rounded_or_shifted():
+    X = np.random.default_rng(1).normal(size=(10, 4, 3))  # z-scored pixels: negative values, not 8-bit
+    ds = load_uploaded_archive(_npz_bytes(X=X, y=np.array([0, 1] * 5)), "z.npz", n_test=4)
+    for ids, feats in ((ds.ids_train, ds.X_train), (ds.ids_test, ds.X_test)):
+        rows = X[[int(s.split(":")[1]) for s in ids]].reshape(len(ids), -1)
+        np.testing.assert_allclose(feats, rows / np.linalg.norm(rows, axis=1, keepdims=True), rtol=1e-15, atol=0)
+    assert ds.images_train.dtype == np.uint8 and ds.images_train.shape[1:] == (4, 3)  # display only
+    resized = load_uploaded_archive(_npz_bytes(X=X, y=np.array([0, 1] * 5)), "z.npz", n_test=4, resize=(2, 2))
+    assert resized.X_train.shape[1] == 4  # converting the images works on the 8-bit display images
+
+
 def test_npz_bad_inputs():
     X = np.stack([_img(k, (4, 4)) for k in range(6)]).astype(np.float64)
     y = np.array([0, 1] * 3)
