@@ -14,6 +14,7 @@ from .memory import host_available_bytes
 # The loaders keep at most this fraction of the free memory for one dataset.
 MEMORY_FRACTION = 0.5
 DEFAULT_MAX_TOTAL_BYTES = 1 << 30  # 1 GiB: cap on a zip's uncompressed size / a folder's file sizes
+DEFAULT_MAX_FILES = 200_000  # cap on the entries of a zip / the files of a folder (full MNIST is 70,000)
 
 
 class DataError(ValueError):
@@ -95,6 +96,14 @@ def check_total_bytes(total: int, what: str, max_total_bytes) -> None:
             f"{what} holds {format_gb(total)} of (uncompressed) data, more than the "
             f"{format_gb(cap)} cap (max_total_bytes={cap}); refusing to read it"
         )
+
+
+def check_file_count(count: int, what: str, max_files) -> None:
+    """Refuse a zip / folder with more entries than the cap (each is decoded one by one)."""
+    cap = DEFAULT_MAX_FILES if max_files is None else int(max_files)
+    if count > cap:
+        raise DataError(f"{what} holds at least {count:,} files, more than the {cap:,} cap (max_files={cap}); "
+                        "refusing to read it")
 
 
 def check_resize(resize) -> tuple[int, int] | None:

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .data_core import DataError, Source, check_memory, check_options, check_total_bytes
+from .data_core import DataError, Source, check_file_count, check_memory, check_options, check_total_bytes
 from .data_images import decode_entries, is_image_name
 
-_FILE_LIMITS = ("max_memory_gb", "max_total_bytes", "max_image_pixels")
+_FILE_LIMITS = ("max_memory_gb", "max_total_bytes", "max_image_pixels", "max_files")
 
 
 # ---------------------------------------------------------------- folder / zip of class folders
@@ -52,6 +52,7 @@ def load_folder(*, resize=None, color=None, path=None, data_root=None, **options
                 continue
             files.append((cdir.name, rel, f))
             total += f.stat().st_size
+            check_file_count(len(files), f"folder {str(path)!r}", options.get("max_files"))
     check_total_bytes(total, f"folder {str(path)!r}", options.get("max_total_bytes"))
     entries = [(cls, rel, f.read_bytes()) for cls, rel, f in files]
     return _from_entries(f"folder:{root.name}", f"images from the folder {root.name!r}",
@@ -65,6 +66,7 @@ def load_zip(*, resize=None, color=None, path=None, data=None, filename=None, **
     zf = _open_zip(path, data, label)
     with zf:
         infos = zf.infolist()
+        check_file_count(len(infos), f"zip {label!r}", options.get("max_files"))
         _check_zip_names(infos, label)
         check_total_bytes(sum(i.file_size for i in infos), f"zip {label!r}", options.get("max_total_bytes"))
         files, dirs, skipped = _zip_layout(infos)

@@ -178,6 +178,8 @@ def test_memory_estimate_refuses_before_decoding(tmp_path):
 def test_folder_size_cap(tmp_path):
     _make_folder(tmp_path / "d")
     _raises(["folder", "cap", "max_total_bytes=50"], load_dataset, "folder", path=tmp_path / "d", max_total_bytes=50)
+    _raises(["folder", "at least 6 files", "max_files=5"], load_dataset, "folder", path=tmp_path / "d", max_files=5)
+    assert load_dataset("folder", path=tmp_path / "d", max_files=6, n_test=2).n_train == 4
 
 
 # ---------------------------------------------------------------- zip
@@ -239,6 +241,7 @@ def test_zip_bad_inputs(tmp_path):
     written = _make_folder(tmp_path / "d")
     data = _zip_of(written)
     _raises(["'up.zip'", "cap", "max_total_bytes=100"], load_uploaded_archive, data, "up.zip", max_total_bytes=100)
+    _raises(["'up.zip'", "files", "max_files=3"], load_uploaded_archive, data, "up.zip", max_files=3)
     _raises(["'up.zip'", "not a valid zip"], load_uploaded_archive, b"PK-not-really", "up.zip")
     _raises(["'up.zip'", "not a valid zip"], load_uploaded_archive, data[: len(data) // 2], "up.zip")
     bad = _zip_bytes({"cats/a.png": _png_bytes(_img(1)), "cats/b.png": _png_bytes(_img(2)),
