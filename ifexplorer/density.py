@@ -43,9 +43,16 @@ def choose_bandwidth(sq_dist: np.ndarray, Z: np.ndarray, bandwidth="cv") -> floa
     if isinstance(bandwidth, str):
         n, k = Z.shape
         if bandwidth == "scott":
-            return float(np.mean(Z.std(axis=0)) * n ** (-1.0 / (k + 4)))
+            h = float(np.mean(Z.std(axis=0)) * n ** (-1.0 / (k + 4)))
+            if not h > 0:
+                raise ValueError("every point is the same (after PCA); a density cannot be estimated")
+            return h
         if bandwidth == "cv":
-            scale = np.sqrt(np.median(sq_dist[np.triu_indices(n, 1)]))
+            pairs = sq_dist[np.triu_indices(n, 1)]
+            pairs = pairs[pairs > 0]  # duplicated points would pull the median scale to 0
+            if pairs.size == 0:
+                raise ValueError("every point is the same (after PCA); a density cannot be estimated")
+            scale = np.sqrt(np.median(pairs))
             grid = scale * np.geomspace(0.02, 2.0, 30)
             scores = [np.mean(_loo_log_density(sq_dist, h, k)) for h in grid]
             return float(grid[int(np.argmax(scores))])

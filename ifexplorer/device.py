@@ -6,6 +6,7 @@ caller asks for it explicitly.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from .memory import host_available_bytes
@@ -39,13 +40,15 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 def resolve_dtype(dtype, device: torch.device) -> torch.dtype:
     """float64 unless float32 is asked for explicitly on a GPU (CPU float32 is refused: no speed gain
     worth the lost digits there)."""
-    if dtype is None or dtype in ("float64", "double", torch.float64):
+    if dtype in (np.float64, np.float32, float):
+        dtype = np.dtype(dtype).name
+    if dtype is None or dtype in ("float64", "double", "float", torch.float64):
         return torch.float64
-    if dtype in ("float32", "float", torch.float32):
+    if dtype in ("float32", "single", torch.float32):
         if device.type != "cuda":
             raise ValueError("float32 is only allowed on a GPU; on the CPU use float64 (dtype=None)")
         return torch.float32
-    raise ValueError(f"dtype must be None, 'float64' or 'float32'; got {dtype!r}")
+    raise ValueError(f"dtype must be None, 'float64' or 'float32' (or the numpy / torch dtype); got {dtype!r}")
 
 
 def device_label(device: torch.device | str = "auto") -> str:

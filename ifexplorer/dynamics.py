@@ -30,7 +30,6 @@ import torch
 from .influence import TopInfluences, top_influences
 from .rational import phi_exact, phi_resolvents
 
-_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 U_CACHE_BYTES = 256 * 2 ** 20  # Vᵀk(x) of recent test sets kept per model, at most this many bytes
 POLES_CACHE_BYTES = 128 * 2 ** 20  # per-t resolvent data kept per model
 ROW_BLOCK = 512  # training rows processed together in the batched leave-one-out pass
@@ -54,7 +53,8 @@ class Spectral:
     Vᵀk(X) for recently seen test sets (LRU, U_CACHE_BYTES)."""
 
     def __init__(self, model, eig):
-        self.model, self.eig = model, eig
+        # a weak reference: the cache lives on the model, and must not keep the model alive
+        self._model, self.eig = weakref.ref(model), eig
         self.mu, self.V = eig
         self.yhat = self.V.T @ model.y_train_
         self.mu_np = self.mu.cpu().numpy()
@@ -63,6 +63,10 @@ class Spectral:
         self._u_bytes = 0
         self._poles: OrderedDict = OrderedDict()
         self._poles_bytes = 0
+
+    @property
+    def model(self):
+        return self._model()
 
     def poles(self, t: float, U: torch.Tensor | None = None) -> "_Poles":
         """The resolvent data at time t (LRU cache of POLES_CACHE_BYTES: revisiting a time is cheap).
@@ -111,10 +115,10 @@ def spectral(model, progress=None) -> Spectral:
     """The cached Spectral of a fitted model (eigendecomposition on first use; progress(fraction,
     message) is forwarded to it). Rebuilt when the model is refitted."""
     eig = model.eigendecomposition(progress)
-    entry = _CACHE.get(model)
+    entry = getattr(model, "_spectral_cache", None)
     if entry is None or entry.eig is not eig:
         entry = Spectral(model, eig)
-        _CACHE[model] = entry
+        model._spectral_cache = entry
     return entry
 
 
@@ -197,23 +201,36 @@ class TimeView:
     """The fitted NTKInfluence model as it is at gradient-flow time t (MATH §6), with the same methods.
 
     t = 0 is the untrained network (f ≡ 0, every leave-one-out prediction 0, every influence 0);
-    t = float('inf') delegates to the fitted model. Leave-one-out is exact retraining without i for
-    the same t (to the ≤ 1e-13 relative accuracy of the rational approximation of φ_t).
+    t = float('inf') delegates to the fitted model, and so does any t with λt ≥ FINAL_REG_TIME, where
+    e^(−μt) ≤ e^(−λt) underflows to 0 for every mode of every leave-one-out model, so the state is the
+    fitted one to the last digit. Leave-one-out is exact retraining without i for the same t (to the
+    ≤ 1e-13 relative accuracy of the rational approximation of φ_t). A view belongs to one fit: after
+    model.fit(...) again, its methods raise and model.at_time(t) gives a new view.
     """
+
+    FINAL_REG_TIME = 800.0  # e^(−800) < 1e-347: below float64's smallest subnormal
 
     def __init__(self, model, t):
         model._check_fitted()
-        self.model = model
-        self.t = check_time(t)
+        self._model, self._fit_count = model, getattr(model, "fit_count_", 0)
+        self.t = check_time(t) + 0.0  # + 0.0 turns −0.0 into 0.0
         self._beta = None
         self._poles = None
 
     def __repr__(self) -> str:
-        return f"TimeView(t={self.t:g}, n={self.model.n_train_})"
+        return f"TimeView(t={self.t:g}, n={self._model.n_train_})"
+
+    @property
+    def model(self):
+        """The fitted model this view was made from; ValueError once it has been refitted."""
+        if getattr(self._model, "fit_count_", 0) != self._fit_count:
+            raise ValueError(f"the model was fitted again after this view (t = {self.t:g}) was made; "
+                             "call model.at_time(t) for a view of the new fit")
+        return self._model
 
     @property
     def is_final(self) -> bool:
-        return math.isinf(self.t)
+        return math.isinf(self.t) or self.t * self.model.reg_ >= self.FINAL_REG_TIME
 
     # ------------------------------------------------------------------------------ predictions
     def predict(self, X) -> np.ndarray:
@@ -310,7 +327,8 @@ class TimeView:
             zeros = torch.zeros((Xt.shape[0], m.n_outputs_), dtype=m.dtype_, device=m.device_)
             for start in range(0, Xt.shape[0], ROW_BLOCK):
                 b = min(ROW_BLOCK, Xt.shape[0] - start)
-                yield slice(start, start + b), zeros[:b], torch.zeros((b, m.n_train_, m.n_outputs_), dtype=m.dtype_)
+                yield slice(start, start + b), zeros[:b], torch.zeros((b, m.n_train_, m.n_outputs_), dtype=m.dtype_,
+                                                                      device=m.device_)
             return
         sp = self._spectral()
         U = sp.projected_kernel(Xt)

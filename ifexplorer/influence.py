@@ -51,8 +51,8 @@ class ErrorBounds:
 def top_influences(scores, k: int = 10) -> TopInfluences:
     """Split one test point's influence row (n,) into the k most helpful and k most harmful points."""
     scores = np.asarray(scores, dtype=np.float64).ravel()
-    if int(k) < 1:
-        raise ValueError(f"k must be at least 1; got {k!r}")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be an integer ≥ 1; got {k!r}")
     order = np.argsort(-scores, kind="stable")
     helpful = order[: int(k)]
     helpful = helpful[scores[helpful] > 0]
@@ -97,7 +97,8 @@ class NTKInfluence:
             raise ValueError(f"need at least 2 training points; got {n}")
         y, self._squeeze = as_targets(y_train, n, "y_train", self.device_, self.dtype_)
         self.estimate_fit_bytes(n, X.shape[1], check=True)
-        self._eigh_cache = None
+        self._eigh_cache = self._spectrum = self._spectral_cache = None
+        self.fit_count_ = getattr(self, "fit_count_", 0) + 1  # views made by at_time() check it
 
         progress(0.0, f"Computing the {n}×{n} NTK")
         H = self._kernel(X, None)
@@ -180,7 +181,8 @@ class NTKInfluence:
         ½‖α_i/Q_ii‖² − ½‖λα_i‖² ≥ 0. Large values flag mislabeled or atypical points. (n,)."""
         self._check_fitted()
         sq = self.alpha_.square().sum(dim=1)
-        return (0.5 * sq * (self.q_diag_.pow(-2) - self.reg_ ** 2)).cpu().numpy()
+        s2 = (1.0 / self.q_diag_ - self.reg_).clamp_min(0.0)  # s_i² ≥ 0 exactly; rounding can dip below
+        return (0.5 * sq * s2 * (1.0 / self.q_diag_ + self.reg_)).cpu().numpy()
 
     def complexity(self) -> np.ndarray:
         """RKHS-norm increment due to i (paper eq. 19): yᵀQy − y₋ᵢᵀ(H₋ᵢ + λI)⁻¹y₋ᵢ = ‖α_i‖²/Q_ii. (n,)."""
@@ -209,6 +211,7 @@ class NTKInfluence:
             mu = self._eigh_cache[0]
         else:
             if getattr(self, "_spectrum", None) is None:
+                self._check_square_buffers(2, "The kernel's extreme eigenvalues")
                 self._spectrum = torch.linalg.eigvalsh(self.kernel_train_) + self.reg_
             mu = self._spectrum
         return float(mu[0]) - self.reg_, float(mu[-1]) - self.reg_
@@ -219,12 +222,18 @@ class NTKInfluence:
         self._check_fitted()
         if self._eigh_cache is None:
             progress = progress or _no_progress
+            self._check_square_buffers(5, "The eigendecomposition for training-time queries")
             progress(0.0, f"Eigendecomposition of the {self.n_train_}×{self.n_train_} kernel (once)")
             A = self.kernel_train_.clone()
             A.diagonal().add_(self.reg_)
             self._eigh_cache = torch.linalg.eigh(A)
             progress(1.0, "Done")
         return self._eigh_cache
+
+    def _check_square_buffers(self, count: int, what: str) -> None:
+        """Refuse (InsufficientMemoryError) before allocating `count` more n × n arrays on the device."""
+        itemsize = torch.finfo(self.dtype_).bits // 8
+        check_fits(count * self.n_train_ ** 2 * itemsize, self.device_, what + f" on {self.n_train_} training points")
 
     def at_time(self, t: float):
         """The gradient-flow state at time t (MATH §6): a view with predict / loo_predictions /

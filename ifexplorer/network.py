@@ -345,6 +345,7 @@ def train(net: TwoLayerReLU, X, y, reg: float, *, method: str = "nesterov", lr: 
     """
     progress = progress or _no_progress
     reg = check_positive(reg, "reg (λ)")
+    rtol, atol = _check_tolerances(rtol, atol)
     Xt = net.inputs(X, "X_train")
     yt, _ = net.targets(y, Xt.shape[0], "y_train")
     max_steps = _check_int(max_steps, "max_steps", 1)
@@ -386,6 +387,7 @@ def retrain_loo(fit: TrainResult, indices, *, X_eval=None, chunk_size: int | Non
     net, X, y = fit.net, fit.X, fit.y
     n = X.shape[0]
     idx = _check_indices(indices, n)
+    rtol, atol = _check_tolerances(rtol, atol)
     Xe = X if X_eval is None else net.inputs(X_eval, "X_eval")
     R, m, C = len(idx), Xe.shape[0], net.n_outputs
     if memory_budget is None:
@@ -511,6 +513,13 @@ class NetworkInfluence:
     def solver_influence(self, X_test: torch.Tensor, y_test: torch.Tensor, solver: str = "cg", **options):
         """Influence (m, n) with s_test from LiSSA or CG on Hessian-vector products; also returns the
         list of per-test-point solver infos."""
+        known = {"cg": ("damping", "max_iter", "tol"),
+                 "lissa": ("damping", "scale", "depth", "batch_size", "repeats", "seed")}
+        if solver not in known:
+            raise ValueError(f"solver must be 'cg' or 'lissa'; got {solver!r}")
+        unknown = sorted(set(options) - set(known[solver]))
+        if unknown:
+            raise ValueError(f"unknown {solver} option(s) {unknown}; known: {list(known[solver])}")
         rows, infos = [], []
         for j in range(X_test.shape[0]):
             g = self.test_gradient(X_test[j], y_test[j])
@@ -550,7 +559,22 @@ def _check_indices(indices, n: int) -> np.ndarray:
     bad = idx[(idx < 0) | (idx >= n)]
     if bad.size:
         raise ValueError(f"index {int(bad[0])} is out of range for {n} training points (valid: 0 … {n - 1})")
+    values, counts = np.unique(idx, return_counts=True)
+    if (counts > 1).any():
+        raise ValueError(f"index {int(values[np.argmax(counts > 1)])} is listed more than once; each point is "
+                         "retrained once")
     return idx.astype(np.int64)
+
+
+def _check_tolerances(rtol, atol) -> tuple[float, float]:
+    """Gradient-norm tolerances: finite, rtol ≥ 0, atol ≥ 0, not both 0."""
+    try:
+        rtol, atol = float(rtol), float(atol)
+    except (TypeError, ValueError):
+        raise ValueError(f"rtol and atol must be numbers; got rtol={rtol!r}, atol={atol!r}") from None
+    if not (np.isfinite(rtol) and np.isfinite(atol)) or rtol < 0 or atol < 0 or rtol == atol == 0:
+        raise ValueError(f"rtol and atol must be finite, ≥ 0 and not both 0; got rtol={rtol!r}, atol={atol!r}")
+    return rtol, atol
 
 
 def _chunk_size(net: TwoLayerReLU, n: int, chunk_size: int | None, budget: float) -> int:

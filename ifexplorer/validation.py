@@ -62,7 +62,9 @@ def _to_numpy_or_tensor(X, name):
         raise ValueError(f"{name} could not be read as a numeric array: {exc}") from None
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise ValueError(f"{name} must be numeric; got dtype {arr.dtype}")
-    return arr.astype(np.float64, copy=False)
+    if np.iscomplexobj(arr):
+        raise ValueError(f"{name} must be real; got complex dtype {arr.dtype}")
+    return np.ascontiguousarray(arr, dtype=np.float64)  # also mends negative strides (X[::-1]) for torch
 
 
 def _check_finite(t: torch.Tensor, name: str) -> None:

@@ -269,3 +269,53 @@ def test_refitting_the_model_invalidates_the_cached_spectrum():
     fresh = NTKInfluence(0.1, device="cpu").fit(X, -y).at_time(1.0)
     assert np.allclose(model.at_time(1.0).influence(Xt, yt), fresh.influence(Xt, yt), rtol=0, atol=1e-14)
     assert not np.allclose(before, fresh.influence(Xt, yt))
+
+
+# ------------------------------------------------------------------ views, refits and memory
+def test_a_view_made_before_a_refit_refuses_instead_of_mixing_two_fits():
+    X, y, Xt, yt = _problem(10, seed=3)
+    X2, y2, _, _ = _problem(10, seed=4)
+    model = NTKInfluence(reg=0.1, device="cpu").fit(X, y)
+    view = model.at_time(2.0)
+    view.predict(Xt)
+    model.fit(X2, y2)
+    with pytest.raises(ValueError, match="fitted again"):
+        view.predict(Xt)
+    with pytest.raises(ValueError, match="fitted again"):
+        view.influence(Xt, yt)
+    bf = BruteForce(X2, y2, Xt, 0.1)
+    assert _rel(model.at_time(2.0).predict(Xt), bf.predict(2.0)[0][:, 0]) < 1e-10
+
+
+def test_models_used_through_at_time_are_freed():
+    import gc
+    import weakref
+
+    X, y, Xt, _ = _problem(20, seed=5)
+
+    def used_model():
+        model = NTKInfluence(reg=0.1, device="cpu").fit(X, y)
+        model.at_time(1.0).influence(Xt, np.ones(len(Xt)))
+        return weakref.ref(model)
+
+    refs = [used_model() for _ in range(3)]
+    gc.collect()
+    assert all(r() is None for r in refs)
+
+
+@pytest.mark.parametrize("t", [1e6, 1e300, 1.7e308])
+def test_a_huge_finite_time_is_the_fully_trained_state(t):
+    X, y, Xt, yt = _problem(30, seed=6)
+    model = NTKInfluence(reg=0.1, device="cpu").fit(X, y)
+    view = model.at_time(t)
+    assert view.is_final  # λt ≥ 800: e^(−μt) is 0 in float64 for every mode
+    np.testing.assert_array_equal(view.influence(Xt, yt), model.influence(Xt, yt))
+    np.testing.assert_array_equal(view.self_influence(), model.self_influence())
+    assert not model.at_time(7000.0).is_final  # λt = 700: still computed through the resolvents
+    assert _rel(model.at_time(7000.0).influence(Xt, yt), model.influence(Xt, yt)) < 1e-9
+
+
+def test_minus_zero_is_time_zero():
+    X, y, Xt, yt = _problem(8, seed=7)
+    view = NTKInfluence(reg=0.1, device="cpu").fit(X, y).at_time(-0.0)
+    assert repr(view).startswith("TimeView(t=0,") and not np.any(view.influence(Xt, yt))

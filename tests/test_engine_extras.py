@@ -87,3 +87,13 @@ def test_group_complexity_equals_brute_force_norm_increments():
     assert np.all(np.diff([scores[m].mean() for m in groups.members]) > 0)
     single = group_complexity(model, scores, n_groups=30)
     np.testing.assert_allclose(single.complexity, model.complexity()[np.argsort(scores)], rtol=1e-9)
+
+
+def test_log_density_with_duplicated_points_is_finite_and_all_equal_points_are_refused():
+    rng = np.random.default_rng(0)
+    Z = np.vstack([np.ones((10, 5)), rng.normal(size=(3, 5))])  # most pairwise distances are 0
+    dens = log_density(Z, n_components=3)
+    assert np.all(np.isfinite(dens)) and dens[:10].min() > dens[10:].max()  # the duplicates are the dense spot
+    for bandwidth in ("cv", "scott"):
+        with pytest.raises(ValueError, match="every point is the same"):
+            log_density(np.ones((5, 4)), bandwidth=bandwidth)

@@ -202,3 +202,52 @@ def test_gpu_matches_cpu_and_float32_error_is_small():
     H64 = ntk_two_layer(Xg).cpu().numpy()
     H32 = ntk_two_layer(Xg.float()).double().cpu().numpy()
     assert np.linalg.norm(H32 - H64) / np.linalg.norm(H64) < 1e-5
+
+
+def test_refit_recomputes_the_spectrum_and_its_bounds():
+    X, y, _, _ = _problem(n=10, seed=10)
+    X2, y2, _, _ = _problem(n=30, seed=11)
+    model = NTKInfluence(reg=0.1).fit(X, y)
+    model.kernel_spectrum()
+    model.fit(X2, y2)
+    h = np.linalg.eigvalsh(ntk_reference(X2, X2))
+    np.testing.assert_allclose(model.kernel_spectrum(), (h[0], h[-1]), rtol=1e-7)  # the reference's arccos limits digits
+    bounds = model.ihvp_error_bounds()
+    assert bounds.lower <= model.ihvp_error().min() and model.ihvp_error().max() <= bounds.upper
+
+
+def test_reversed_complex_and_dtype_inputs():
+    X, y, Xt, yt = _problem(seed=12)
+    flipped = NTKInfluence(reg=0.1).fit(X[::-1], y[::-1]).influence(Xt, yt)  # negative strides
+    assert _rel(flipped, NTKInfluence(reg=0.1).fit(X, y).influence(Xt, yt)[:, ::-1]) < 1e-12
+    with pytest.raises(ValueError, match="complex"):
+        NTKInfluence().fit(X + 0j, y)
+    for dtype in (np.float64, np.dtype("float64"), torch.float64, "float", "double"):
+        assert NTKInfluence(reg=0.1, dtype=dtype).fit(X, y).dtype_ == torch.float64
+    with pytest.raises(ValueError, match="dtype"):
+        NTKInfluence(dtype="int8").fit(X, y)
+
+
+@pytest.mark.parametrize("k", [0, 2.7, "3", True])
+def test_top_influences_wants_a_whole_k(k):
+    with pytest.raises(ValueError, match="k must be an integer"):
+        top_influences(np.array([1.0, -1.0, 2.0]), k=k)
+
+
+def test_self_influence_is_never_negative_even_with_duplicates_and_tiny_lambda():
+    X, y, _, _ = _problem(n=12, seed=13)
+    X = np.vstack([X, X[:4]])  # exact duplicates
+    y = np.concatenate([y, y[:4]])
+    assert NTKInfluence(reg=1e-12).fit(X, y).self_influence().min() >= 0.0
+
+
+def test_time_queries_check_memory_before_allocating(monkeypatch):
+    import ifexplorer.device as dev
+
+    X, y, Xt, _ = _problem(n=100, seed=14)
+    model = NTKInfluence(reg=0.1).fit(X, y)
+    monkeypatch.setattr(dev, "available_bytes", lambda device: 100_000)  # < 5 × 100² doubles
+    with pytest.raises(InsufficientMemoryError, match="eigendecomposition"):
+        model.at_time(1.0).predict(Xt)
+    with pytest.raises(InsufficientMemoryError, match="eigenvalues"):
+        model.kernel_spectrum()

@@ -164,6 +164,19 @@ def test_bad_training_settings_are_clear_errors():
         N.retrain_loo(fit, [-1])
     with pytest.raises(ValueError, match="integers"):
         N.retrain_loo(fit, [])
+    with pytest.raises(ValueError, match="index 3 is listed more than once"):
+        N.retrain_loo(fit, [3, 1, 3])
+    for rtol, atol in ((float("nan"), 1e-12), (-1e-8, 1e-12), (0.0, 0.0), ("x", 1e-12)):
+        with pytest.raises(ValueError, match="rtol and atol"):
+            N.train(net, X, y, 0.1, rtol=rtol, atol=atol)
+    with pytest.raises(ValueError, match="rtol and atol"):
+        N.retrain_loo(fit, [0], rtol=float("nan"))
+    analysis = fit.analysis()
+    Xe, ye = net.inputs(X[:1]), net.targets(y[:1], 1)[0]
+    with pytest.raises(ValueError, match=r"unknown lissa option\(s\) \['foo'\]"):
+        analysis.solver_influence(Xe, ye, "lissa", foo=1)
+    with pytest.raises(ValueError, match="solver must be"):
+        analysis.solver_influence(Xe, ye, "newton")
 
 
 def test_a_diverging_step_is_detected_not_returned():

@@ -98,7 +98,8 @@ def test_interrupted_study_keeps_finished_retrains(tmp_path):
     (dict(widths=[]), "widths"), (dict(widths=[0]), "width"), (dict(n_retrain=50), "n_retrain"),
     (dict(n_test=9), "n_test"), (dict(methods=["ntk", "newton"]), "methods"),
     (dict(lissa={"depht": 3}), "unknown lissa"), (dict(reg=-1.0), "reg"), (dict(kappa=0.0), "kappa"),
-    (dict(top_fraction=2.0), "top_fraction"),
+    (dict(top_fraction=2.0), "top_fraction"), (dict(top_fraction="half"), "top_fraction"),
+    (dict(reg="x"), "reg"), (dict(seed="a"), "seed"), (dict(seed=-1), "seed"),
 ])
 def test_bad_study_settings_are_clear_errors(kwargs, match):
     data = load_dataset("mnist", classes=(7, 9), n_train=20, n_test=3, seed=0)

@@ -28,6 +28,7 @@ from scipy.stats import pearsonr, spearmanr
 from .. import network as N
 from ..device import device_label
 from ..influence import NTKInfluence
+from ..validation import check_positive
 
 Progress = Callable[[float, str], None]
 METHODS = ("ntk", "ihvp_exact", "lissa", "cg")
@@ -136,8 +137,11 @@ def run_validation(X_train, y_train, X_test, y_test, *, widths=(256, 1024, 4096)
     n_test = N._check_int(n_test, "n_test", 1)
     if n_test > len(X_test):
         raise ValueError(f"n_test = {n_test} exceeds the {len(X_test)} test points")
-    if not 0 <= top_fraction <= 1:
-        raise ValueError(f"top_fraction must be in [0, 1]; got {top_fraction!r}")
+    reg = check_positive(reg, "reg (λ)")
+    seed = N._check_int(seed, "seed", 0)
+    if isinstance(top_fraction, bool) or not isinstance(top_fraction, (int, float, np.number)) \
+            or not 0 <= top_fraction <= 1:
+        raise ValueError(f"top_fraction must be a number in [0, 1]; got {top_fraction!r}")
     lissa_opts = _options(lissa, LISSA_DEFAULTS, "lissa")
     cg_opts = _options(cg, CG_DEFAULTS, "cg")
     config = dict(widths=widths, reg=float(reg), n_train=n, n_retrain=n_retrain, n_test=n_test,
