@@ -155,15 +155,18 @@ def bar_glyphs(features: np.ndarray, height: int = 32) -> np.ndarray:
     values and down for negative ones, scaled by the largest |value| in the whole matrix.
 
     features: float (N, d). Returns uint8 (N, height, d * bar_width) — white background, dark bars,
-    a grey midline; bar_width = max(1, 32 // d) so small d still gives a readable glyph.
+    a grey midline; bar_width = max(1, 32 // d) so small d still gives a readable glyph, and bars
+    3 px or wider keep a white gap (a quarter of the width) so neighbours of one sign stay apart.
+    The longest bar stops max(1, height // 16) px short of the edge.
     """
     x = np.asarray(features, dtype=np.float64)
     n, d = x.shape
     bw = max(1, 32 // d)
     scale = np.max(np.abs(x)) or 1.0
     half = height // 2
+    margin = max(1, height // 16)
     # bar length in pixels per (row, feature), signed
-    length = np.rint(x / scale * (half - 1)).astype(int)
+    length = np.rint(x / scale * (half - margin)).astype(int)
     rows = np.arange(height)[None, :, None]  # (1, H, 1)
     top = np.where(length > 0, half - length, half + 1)[:, None, :]  # (N, 1, d)
     bottom = np.where(length < 0, half + 1 - length, half)[:, None, :]
@@ -171,7 +174,12 @@ def bar_glyphs(features: np.ndarray, height: int = 32) -> np.ndarray:
     img = np.full((n, height, d), 255, dtype=np.uint8)
     img[:, half, :] = 170
     img[filled] = 40
-    return np.repeat(img, bw, axis=2)
+    img = np.repeat(img, bw, axis=2)
+    if bw >= 3:
+        gap = np.arange(d * bw) % bw >= bw - max(1, bw // 4)
+        img[:, :, gap] = 255
+        img[:, half, :] = 170
+    return img
 
 
 def allocate(total: int, weights, minimum=None) -> np.ndarray:

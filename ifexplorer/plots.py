@@ -35,11 +35,17 @@ def influence_histogram(scores, n_bins: int = 60) -> go.Figure:
     fig = _fig("Influence of every training point on this test image", "influence I(i, x)", "training points",
                barmode="overlay")
     edges = np.histogram_bin_edges(s, bins=n_bins)
-    for mask, name, color in ((s > 0, "helpful (I > 0)", HELPFUL), (s <= 0, "harmful (I ≤ 0)", HARMFUL)):
+    top = 0
+    for mask, name, color in ((s > 0, "helpful (I > 0)", HELPFUL), (s < 0, "harmful (I < 0)", HARMFUL),
+                              (s == 0, "no influence (I = 0)", GREY)):
+        if not mask.any():
+            continue
         counts, _ = np.histogram(s[mask], bins=edges)
+        top = max(top, int(counts.max()))
         fig.add_bar(x=0.5 * (edges[1:] + edges[:-1]), y=counts, width=np.diff(edges), name=name,
                     marker_color=color)
-    fig.update_yaxes(type="log", dtick=1)
+    if top >= 100:  # counts spanning decades: a log axis shows the tails
+        fig.update_yaxes(type="log", dtick=1)
     return fig
 
 
@@ -98,10 +104,11 @@ def error_vs_reg_figure(regs, mean_error, median_error, lower, upper, current=No
     """The paper's Figure 2: IHVP error rate against λ (log axis) with Theorem 3's bounds."""
     r = _vec(regs, "regs")
     fig = _fig("IHVP error rate against λ", "λ", "error rate 1 − λQ_ii", height=360)
+    # the median is drawn first, wide and pale, so it stays visible where it equals the mean
+    fig.add_scatter(x=r, y=_vec(median_error, "median_error"), mode="lines", name="median",
+                    line=dict(color="rgba(47,111,222,0.3)", width=8))
     fig.add_scatter(x=r, y=_vec(mean_error, "mean_error"), mode="lines+markers", name="mean over points",
                     line=dict(color=HELPFUL))
-    fig.add_scatter(x=r, y=_vec(median_error, "median_error"), mode="lines", name="median",
-                    line=dict(color=HELPFUL, dash="dot"))
     fig.add_scatter(x=r, y=_vec(lower, "lower"), mode="lines", name="lower bound λmin/(λ+λmin)",
                     line=dict(color=HARMFUL, dash="dash"))
     fig.add_scatter(x=r, y=_vec(upper, "upper"), mode="lines", name="upper bound λmax/(λ+λmax)",
@@ -138,7 +145,8 @@ def time_marker_figure(times, series: dict, t: float | None, title: str, ylabel:
     """Curves over training time (log axis) with a vertical marker at the chosen t (None: no marker)."""
     tt = _vec(times, "times")
     fig = _fig(title, "training time t (log scale)", ylabel)
-    palette = [HELPFUL, HARMFUL, FLIPPED, GREY, "#3BB273", "#7768AE"]
+    # ten distinct colours (one per MNIST class): ours first, then Tableau's
+    palette = [HELPFUL, HARMFUL, FLIPPED, GREY, "#3BB273", "#7768AE", "#8C564B", "#E377C2", "#BCBD22", "#17BECF"]
     for k, (name, values) in enumerate(series.items()):
         v = _vec(values, name)
         if v.shape != tt.shape:
@@ -146,7 +154,7 @@ def time_marker_figure(times, series: dict, t: float | None, title: str, ylabel:
         fig.add_scatter(x=tt, y=v, mode="lines", name=name, line=dict(color=palette[k % len(palette)]))
     if t is not None:
         fig.add_vline(x=float(t), line=dict(color="black", width=1.5, dash="dot"))
-    fig.update_xaxes(type="log", exponentformat="power")
+    fig.update_xaxes(type="log", exponentformat="power", dtick=1)  # decades only (no "2 5" minor labels)
     if log_y:
         fig.update_yaxes(type="log")
     return fig

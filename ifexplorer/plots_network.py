@@ -59,8 +59,12 @@ def correlation_figure(widths, scores: list, metric: str = "pearson") -> go.Figu
     for m in methods:
         y = [s.get(m, {}).get(metric) for s in scores]
         y = [np.nan if v is None else v for v in y]
-        fig.add_scatter(x=w, y=y, mode="lines+markers", name=LABELS.get(m, m),
-                        line=dict(color=COLORS.get(m, "#8A8F98"), width=2), marker=dict(size=8))
+        # exact IHVP and CG often coincide: exact is drawn wide and pale underneath, CG dashed on top
+        wide = m == "ihvp_exact"
+        fig.add_scatter(x=w, y=y, mode="lines+markers", name=LABELS.get(m, m), opacity=0.45 if wide else 1.0,
+                        line=dict(color=COLORS.get(m, "#8A8F98"), width=7 if wide else 2,
+                                  dash="dash" if m == "cg" else "solid"),
+                        marker=dict(size=14 if wide else 8))
     fig.update_xaxes(type="log", tickvals=w, ticktext=[str(int(v)) for v in w])
     return fig
 

@@ -26,7 +26,7 @@ typical patterns) are learned first; atypical and mislabeled points gain influen
 
 exp = ui.current_experiment()
 data = exp.data
-noisy, train_cls = exp.noisy_mask(), exp.train_class()
+noisy = exp.noisy_mask()
 
 
 def _times() -> list:
@@ -99,13 +99,11 @@ with ui.friendly_errors("The training-dynamics view"):
         with right:
             st.markdown(f"**Most helpful at t = {_fmt_t(t)}**")
             ui.image_row([data.images_train[j] for j in top.helpful],
-                         [f"#{j} · {exp.class_name(train_cls[j])} · {ui.fmt(s)}" + (" ⚠" if noisy[j] else "")
-                          for j, s in zip(top.helpful, top.helpful_scores)], size=72, per_row=max(6, int(k)))
+                         [exp.train_caption(j, s) for j, s in zip(top.helpful, top.helpful_scores)], size=72, per_row=max(6, int(k)))
             st.markdown(f"**Most harmful at t = {_fmt_t(t)}**")
             if len(top.harmful):
                 ui.image_row([data.images_train[j] for j in top.harmful],
-                             [f"#{j} · {exp.class_name(train_cls[j])} · {ui.fmt(s)}" + (" ⚠" if noisy[j] else "")
-                              for j, s in zip(top.harmful, top.harmful_scores)], size=72, per_row=max(6, int(k)))
+                             [exp.train_caption(j, s) for j, s in zip(top.harmful, top.harmful_scores)], size=72, per_row=max(6, int(k)))
             else:
                 st.caption("No harmful training points at this time (at t = 0 nothing has been learned).")
         st.expander("As a table").dataframe(pd.DataFrame({

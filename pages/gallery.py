@@ -33,10 +33,7 @@ def _pick(index: int) -> None:
 
 
 def _train_caption(j: int, score: float) -> str:
-    """"#12 · 7 · +0.031"; a flipped label: "⚠ #12 · 7 (is 9) · +0.031" (shown label, true class)."""
-    if noisy[j]:
-        return f"⚠ #{j} · {exp.class_name(train_cls[j])} (is {exp.class_name(data.true_labels_train[j])}) · {ui.fmt(score)}"
-    return f"#{j} · {exp.class_name(train_cls[j])} · {ui.fmt(score)}"
+    return exp.train_caption(j, score)
 
 
 def _flip_legend() -> None:
@@ -102,13 +99,15 @@ def _neighbours(top) -> None:
 
 def _browser(i: int) -> None:
     with st.expander(f"Browse test images ({len(pred)})", expanded=True, icon=":material/grid_view:"):
-        options = ["All", "Misclassified"] + [f"Class {c}" for c in data.class_names]
+        by_class = {(str(c) if str(c).lower().startswith("class") else f"Class {c}"): k
+                    for k, c in enumerate(data.class_names)}
+        options = ["All", "Misclassified"] + list(by_class)
         shown = st.segmented_control("Show", options, default="All", key="gallery_filter")
         mask = np.ones(len(pred), bool)
         if shown == "Misclassified":
             mask = pred != true
-        elif shown and shown.startswith("Class "):
-            mask = true == list(map(str, data.class_names)).index(shown[6:])
+        elif shown in by_class:
+            mask = true == by_class[shown]
         idx = np.flatnonzero(mask)
         st.caption(f"{len(idx)} test images match; showing the first {min(GRID, len(idx))}. Under each image: its "
                    "label (→ the model's prediction when it is wrong). Press a number to inspect that image.")
@@ -147,9 +146,9 @@ def _suspicious() -> None:
     ui.image_row([data.images_train[j] for j in order], [_train_caption(j, si[j]) for j in order],
                  size=72, per_row=10)
     if noisy.any():
-        top50 = np.argsort(-si, kind="stable")[:50]
-        st.metric("Flipped labels among the 50 most self-influential", f"{int(noisy[top50].sum())} / 50",
-                  help=f"By chance one would expect {50 * noisy.mean():.1f}.")
+        top = np.argsort(-si, kind="stable")[:50]
+        st.metric(f"Flipped labels among the {len(top)} most self-influential", f"{int(noisy[top].sum())} / {len(top)}",
+                  help=f"By chance one would expect {len(top) * noisy.mean():.1f}.")
     st.plotly_chart(plots.self_influence_figure(si, noisy), key="selfinf")
 
 

@@ -51,8 +51,8 @@ with ui.friendly_errors("The IHVP study"):
     err = exp.model.ihvp_error()
     bounds = exp.model.ihvp_error_bounds()
     right.metric("λ", f"{exp.config.reg:g}")
-    right.metric("mean error rate e_i", f"{err.mean():.3f}")
-    right.metric("lower bound λmin/(λ+λmin)", f"{bounds.lower:.3f}")
+    right.metric("mean error rate e_i", ui.fmt_rate(err.mean()))
+    right.metric("lower bound λmin/(λ+λmin)", ui.fmt_rate(bounds.lower))
     _show_clicked(event, right)
 
     st.subheader("Error rate against λ")

@@ -42,11 +42,17 @@ with ui.friendly_errors("The network check"):
     data = exp.data
     n_all = len(data.X_train)
     c1, c2, c3 = st.columns(3)
-    n_train = c1.slider("Training points used", 10, min(n_all, 2000 if GPU else 400), min(n_all, 100), step=10,
-                        key="net_n_train", help="A random subset of the sidebar's training set.")
+    most = min(n_all, 2000 if GPU else 400)
+    if most > 10:
+        n_train = c1.slider("Training points used", 10, most, min(most, 100), step=10 if most >= 20 else 1,
+                            key="net_n_train", help="A random subset of the sidebar's training set.")
+    else:
+        n_train = most
+        c1.metric("Training points used", n_train, help="All of the sidebar's training set.")
     reg = c2.select_slider("λ (pull to W(0))", REGS, value=0.1, key="net_reg",
                            help="The network's own λ; weaker λ needs many more gradient steps.")
-    n_retrain = c3.number_input("Retrained points per width", 2, 200, 12, key="net_n_retrain")
+    n_retrain = c3.number_input("Retrained points per width", 2, max(2, min(200, n_train)), min(12, max(2, n_train)),
+                                key="net_n_retrain")
     c4, c5, c6 = st.columns(3)
     widths = c4.multiselect("Widths", WIDTHS, default=[256, 1024] if not GPU else [1024, 4096, 16384],
                             key="net_widths")

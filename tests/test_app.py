@@ -193,12 +193,26 @@ def test_small_zip_upload_is_fitted_and_shown():
     assert _table(at, "topk_table").shape[0] >= 1
 
 
+def test_a_tiny_upload_still_gets_every_page_and_the_network_check_uses_all_of_it():
+    at = _app()
+    _choose_upload(at).set_value(("tiny.zip", _zip_of_images(n_per_class=6), "application/zip")).run()
+    _ok(at)
+    n = int({m.label: m.value for m in at.metric}["Training points"])
+    assert n <= 10  # 12 images, 80 / 20
+    for page in ("gallery", "dynamics", "ihvp", "network"):
+        at.switch_page(f"pages/{page}.py").run()
+        _ok(at)
+    assert {m.label: m.value for m in at.metric}["Training points used"] == str(n)
+    assert at.number_input(key="net_n_retrain").max == n
+
+
 def test_corrupt_upload_shows_an_error_not_an_exception():
     at = _app()
     _choose_upload(at).set_value(("broken.zip", b"this is not a zip archive", "application/zip")).run()
     _ok(at)
     assert at.error, "a corrupt archive must produce an error message"
     assert "What to change" in at.error[0].value
+    assert [s.label for s in at.status] == ["Could not prepare upload"]  # the progress box is not left mid-load
 
 
 def test_too_many_points_is_a_friendly_error():
@@ -349,5 +363,6 @@ def test_sidebar_states_the_memory_the_chosen_size_needs():
     assert any(f"**{format_bytes(need)}** (for 800 points × 784 features)" in c.value for c in at.caption)
     at.selectbox(key="dataset").set_value(datasets.CHOICES[2].label).run()  # 8×8 digits: 1000 × 64
     _ok(at)
+    assert at.number_input(key="n_train").value == 1000 == datasets.CHOICES[2].n_train  # its own default size
     need = NTKInfluence(reg=1.0).estimate_fit_bytes(1000, 64)
     assert any(f"**{format_bytes(need)}** (for 1,000 points × 64 features)" in c.value for c in at.caption)

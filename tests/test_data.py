@@ -138,6 +138,7 @@ def test_bar_glyph_pixels():
     col_pos, col_neg = g[0, :, 0], g[0, :, 16]
     assert col_pos.tolist() == [255, 40, 40, 40, 170, 255, 255, 255]  # +1 -> 3 px above the midline
     assert col_neg.tolist() == [255, 255, 255, 255, 170, 40, 40, 255]  # -0.5 -> 2 px below
+    assert g[0, :, 12:16].tolist() == g[0, :, 28:32].tolist() == [[255] * 4] * 4 + [[170] * 4] + [[255] * 4] * 3  # gaps
 
 
 def test_allocate_largest_remainder_and_minimum():

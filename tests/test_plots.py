@@ -6,12 +6,15 @@ from ifexplorer import plots
 from ifexplorer.classroom import example_points, parameter_influence, response_curve, weighted_fit
 
 
-def test_influence_histogram_splits_helpful_and_harmful_counts():
-    scores = np.array([-3.0, -1.0, 0.5, 1.0, 2.0, 2.5])
+def test_influence_histogram_splits_helpful_harmful_and_zero_counts():
+    scores = np.array([-3.0, -1.0, 0.5, 1.0, 2.0, 2.5, 0.0])
     fig = plots.influence_histogram(scores, n_bins=4)
-    helpful, harmful = fig.data
-    assert helpful.y.sum() == 4 and harmful.y.sum() == 2
-    assert fig.layout.yaxis.type == "log"
+    helpful, harmful, zero = fig.data
+    assert helpful.y.sum() == 4 and harmful.y.sum() == 2 and zero.y.sum() == 1
+    assert fig.layout.yaxis.type != "log"  # a handful of points: counts are read on a linear axis
+    many = np.random.default_rng(0).standard_cauchy(5000)
+    big = plots.influence_histogram(many, n_bins=40)
+    assert big.layout.yaxis.type == "log" and [d.name for d in big.data] == ["helpful (I > 0)", "harmful (I < 0)"]
 
 
 def test_group_complexity_colours_by_sign_of_mean_score():
@@ -59,6 +62,7 @@ def test_error_vs_reg_marks_the_chosen_lambda_on_a_log_axis():
     assert fig.layout.shapes[0].x0 == 0.01
     assert fig.layout.annotations[0].x == pytest.approx(-2.0)  # log10 coordinates on a log axis
     np.testing.assert_array_equal(fig.data[2].y, [0.8, 0.4, 0.1, 0.0])
+    assert [d.name for d in fig.data[:2]] == ["median", "mean over points"]  # the median drawn under the mean
 
 
 def test_error_vs_density_carries_points_bins_and_rho():

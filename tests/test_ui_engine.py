@@ -4,6 +4,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 
 from ifexplorer.ui.engine import Experiment, ExperimentConfig, forget, with_progress
+from ifexplorer.ui.widgets import fmt_rate
 
 
 class _Bar:
@@ -57,3 +58,9 @@ def test_a_study_that_cannot_stop_early_is_not_memoised_when_stopped(bar):
     with pytest.raises(StopException):
         with_progress(exp, "study", "a study", _study(calls))
     assert exp.peek("study") is None and bar.updates == 3
+
+
+@pytest.mark.parametrize("x, text", [(0.5, "0.500"), (0.99953, "0.9995"), (0.9999999, "0.9999999"),
+                                     (1 - 1e-11, "1 − 1.0e-11"), (1.0, "1.000"), (0.0, "0.000")])
+def test_rates_short_of_one_never_read_as_one(x, text):
+    assert fmt_rate(x) == text

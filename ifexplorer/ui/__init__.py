@@ -5,7 +5,7 @@ import streamlit as st
 
 from ifexplorer.ui.engine import (Experiment, ExperimentConfig, configure_threads, fit_count, forget,
                                   get_experiment, with_progress)
-from ifexplorer.ui.widgets import (explain, fmt, friendly_errors, image_row, selected_training_index, show_image,
+from ifexplorer.ui.widgets import (explain, fmt, fmt_rate, friendly_errors, image_row, selected_training_index, show_image,
                                    upscale)
 
 CONFIG_KEY, UPLOAD_KEY = "experiment_config", "experiment_upload"
@@ -55,5 +55,5 @@ def test_index_input(exp: Experiment, label: str = "Test image #", container=Non
 
 
 __all__ = ["CONFIG_KEY", "UPLOAD_KEY", "ensure_router", "Experiment", "ExperimentConfig", "configure_threads",
-           "current_experiment", "explain", "fit_count", "fmt", "forget",
+           "current_experiment", "explain", "fit_count", "fmt", "fmt_rate", "forget",
            "friendly_errors", "get_experiment", "image_row", "selected_training_index", "show_image", "test_index_input", "upscale", "with_progress"]

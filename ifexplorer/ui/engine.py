@@ -94,6 +94,16 @@ class Experiment:
     def class_name(self, index: int) -> str:
         return str(self.data.class_names[int(index)])
 
+    def train_caption(self, j: int, score: float | None = None) -> str:
+        """"#12 · 7 · +0.031"; a flipped label: "⚠ #12 · 7 (is 9) · +0.031" (shown label, true class)."""
+        from ifexplorer.ui.widgets import fmt
+
+        shown = self.class_name(self.train_class()[j])
+        tail = "" if score is None else f" · {fmt(score)}"
+        if self.noisy_mask()[j]:
+            return f"⚠ #{j} · {shown} (is {self.class_name(self.data.true_labels_train[j])}){tail}"
+        return f"#{j} · {shown}{tail}"
+
     def noisy_mask(self) -> np.ndarray:
         mask = getattr(self.data, "noisy_train", None)
         n = len(self.data.X_train)
@@ -175,16 +185,21 @@ def _compute(config: ExperimentConfig, upload: bytes | None) -> Experiment:
     global FIT_COUNT
     from ifexplorer.ui.datasets import load
 
-    with st.status(f"Preparing {config.dataset} (n = {config.n_train}, λ = {config.reg:g})…", expanded=True) as status:
-        bar = st.progress(0.0, text="Loading data")
-        start = time.perf_counter()
-        data = load(config, upload)
-        bar.progress(0.1, text="Data loaded")
+    size = f"n = {config.n_train}" if config.n_train else "default split"
+    with st.status(f"Preparing {config.dataset} ({size}, λ = {config.reg:g})…", expanded=True) as status:
+        try:
+            bar = st.progress(0.0, text="Loading data")
+            start = time.perf_counter()
+            data = load(config, upload)
+            bar.progress(0.1, text="Data loaded")
 
-        def progress(fraction: float, message: str) -> None:
-            bar.progress(min(1.0, 0.1 + 0.9 * float(fraction)), text=message)
+            def progress(fraction: float, message: str) -> None:
+                bar.progress(min(1.0, 0.1 + 0.9 * float(fraction)), text=message)
 
-        model = NTKInfluence(reg=config.reg).fit(data.X_train, data.y_train, progress=progress)
+            model = NTKInfluence(reg=config.reg).fit(data.X_train, data.y_train, progress=progress)
+        except Exception:  # the page shows the message; the box must not stay at "Loading data"
+            status.update(label=f"Could not prepare {config.dataset}", state="error", expanded=False)
+            raise
         seconds = time.perf_counter() - start
         with _COUNT_LOCK:
             FIT_COUNT += 1

@@ -16,10 +16,10 @@ UPLOAD_KEY = "upload_bytes"
 
 
 def _reset_sizes() -> None:
-    """When the dataset changes, put its default sizes into the size inputs."""
-    c = datasets.choice(st.session_state["dataset"])
-    if c.n_train:
-        st.session_state["n_train"], st.session_state["n_test"] = c.n_train, c.n_test
+    """When the dataset changes, the size inputs start again from its default sizes (dropping their
+    state, rather than setting it, keeps Streamlit from warning about a value set twice)."""
+    for key in ("n_train", "n_test"):
+        st.session_state.pop(key, None)
 
 
 def sidebar() -> tuple[ExperimentConfig | None, bytes | None]:

@@ -72,6 +72,16 @@ def fmt(x: float) -> str:
     return f"{mantissa}e{int(exponent)}"
 
 
+def fmt_rate(x: float) -> str:
+    """A rate in [0, 1] with three decimals, or more, never rounding a value short of 1 up to "1.000":
+    0.99953 → "0.9995", 1 − 1e-11 → "1 − 1.0e-11"."""
+    digits = 3
+    while digits < 8 and round(x, digits) >= 1 > x:
+        digits += 1
+    text = f"{x:.{digits}f}"
+    return f"1 − {1 - x:.1e}" if x < 1 and text.startswith("1") else text
+
+
 def selected_training_index(event) -> int | None:
     """The training index (customdata) of the first point clicked in a plotly chart, if any."""
     try:
