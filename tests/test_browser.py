@@ -197,6 +197,21 @@ def test_stopping_the_network_check_keeps_the_finished_retrains(server, browser)
     assert not _errors(page), page.console_errors
 
 
+def test_changing_the_dataset_shows_its_own_default_sizes(server, browser):
+    """The size inputs must show the sizes the app uses (the backend value alone is not enough)."""
+    page = _page(browser)
+    page.goto(server.url)
+    wait_idle(page, "Train accuracy", 120_000)
+    page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").first.click()
+    page.get_by_role("option", name="Iris flowers (tabular, 3 classes)").click()
+    wait_idle(page, "for 120 points × 4 features", 120_000)
+    sizes = page.get_by_test_id("stSidebar").get_by_test_id("stNumberInputField")
+    assert [sizes.nth(k).input_value() for k in range(2)] == ["120", "30"]
+    assert page.locator('[data-testid="stMetricValue"]').first.inner_text().strip() == "120"
+    assert "was created with a default value" not in server.log()
+    assert not _errors(page), page.console_errors
+
+
 def test_a_deep_link_as_the_first_request_of_a_fresh_server_gets_the_router(browser, tmp_path):
     """With a pages/ folder Streamlit runs the first script of a process in its legacy v1 mode; the pages'
     ensure_router() must turn a first-ever visit to /ihvp into the routed page with the shared sidebar.

@@ -16,10 +16,10 @@ UPLOAD_KEY = "upload_bytes"
 
 
 def _reset_sizes() -> None:
-    """When the dataset changes, the size inputs start again from its default sizes (dropping their
-    state, rather than setting it, keeps Streamlit from warning about a value set twice)."""
-    for key in ("n_train", "n_test"):
-        st.session_state.pop(key, None)
+    """When the dataset changes, put its default sizes into the size inputs."""
+    c = datasets.choice(st.session_state["dataset"])
+    if c.n_train:
+        st.session_state["n_train"], st.session_state["n_test"] = c.n_train, c.n_test
 
 
 def sidebar() -> tuple[ExperimentConfig | None, bytes | None]:
@@ -34,9 +34,13 @@ def sidebar() -> tuple[ExperimentConfig | None, bytes | None]:
             name, source, filename, upload = _own_data()
         n_train = n_test = 0  # own data: the loader's default split (80 / 20)
         if label != datasets.OWN:
+            # the sizes live in session state only (set here once, and by _reset_sizes): a widget given both a
+            # value and a state makes Streamlit warn on every dataset change
+            st.session_state.setdefault("n_train", c.n_train)
+            st.session_state.setdefault("n_test", c.n_test)
             col1, col2 = st.columns(2)
-            n_train = col1.number_input("Training points", 10, c.max_total or 20000, c.n_train, step=50, key="n_train")
-            n_test = col2.number_input("Test points", 2, c.max_total or 5000, c.n_test, step=50, key="n_test")
+            n_train = col1.number_input("Training points", 10, c.max_total or 20000, step=50, key="n_train")
+            n_test = col2.number_input("Test points", 2, c.max_total or 5000, step=50, key="n_test")
         reg = st.select_slider("λ (regularization)", REGS, value=DEFAULT_REG, key="reg", format_func=lambda v: f"{v:g}",
                                help="Pull of the weights towards their initial value (log scale).")
         noise = st.slider("Label noise (fraction flipped)", 0.0, 0.5, 0.0, 0.05, key="noise",
