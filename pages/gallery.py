@@ -32,10 +32,6 @@ def _pick(index: int) -> None:
     st.session_state["test"] = int(index)
 
 
-def _train_caption(j: int, score: float) -> str:
-    return exp.train_caption(j, score)
-
-
 def _flip_legend() -> None:
     if noisy.any():
         st.caption(f"⚠ marks the {int(noisy.sum())} training labels flipped on purpose (label noise in the sidebar); "
@@ -78,11 +74,11 @@ def _neighbours(top) -> None:
     st.subheader(f"Most helpful training images ({len(top.helpful)})")
     _flip_legend()
     ui.image_row([data.images_train[j] for j in top.helpful],
-                 [_train_caption(j, s) for j, s in zip(top.helpful, top.helpful_scores)], size=84, per_row=8)
+                 [exp.train_caption(j, s) for j, s in zip(top.helpful, top.helpful_scores)], size=84, per_row=8)
     st.subheader(f"Most harmful training images ({len(top.harmful)})")
     if len(top.harmful):
         ui.image_row([data.images_train[j] for j in top.harmful],
-                     [_train_caption(j, s) for j, s in zip(top.harmful, top.harmful_scores)], size=84, per_row=8)
+                     [exp.train_caption(j, s) for j, s in zip(top.harmful, top.harmful_scores)], size=84, per_row=8)
     else:
         st.caption("No training image hurts this prediction.")
     members = np.concatenate([top.helpful, top.harmful]).astype(int)
@@ -143,7 +139,7 @@ def _suspicious() -> None:
     _flip_legend()
     si = exp.self_influence()
     order = np.argsort(-si, kind="stable")[:10]
-    ui.image_row([data.images_train[j] for j in order], [_train_caption(j, si[j]) for j in order],
+    ui.image_row([data.images_train[j] for j in order], [exp.train_caption(j, si[j]) for j in order],
                  size=72, per_row=10)
     if noisy.any():
         top = np.argsort(-si, kind="stable")[:50]

@@ -21,6 +21,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException  # stop / rerun requests
 
 from ifexplorer import NTKInfluence
+from ifexplorer.ui.widgets import fmt
 
 FIT_COUNT = 0  # number of heavy fits run in this process (tests read it)
 _COUNT_LOCK = threading.Lock()
@@ -84,7 +85,7 @@ class Experiment:
 
     def train_class(self) -> np.ndarray:
         """Observed (possibly flipped) class index of each training point."""
-        return self.class_of(self.data.y_train)
+        return self.memo("train_class", lambda: self.class_of(self.data.y_train))
 
     def accuracy(self) -> tuple[float, float]:
         """(train accuracy against the observed labels, test accuracy)."""
@@ -96,8 +97,6 @@ class Experiment:
 
     def train_caption(self, j: int, score: float | None = None) -> str:
         """"#12 · 7 · +0.031"; a flipped label: "⚠ #12 · 7 (is 9) · +0.031" (shown label, true class)."""
-        from ifexplorer.ui.widgets import fmt
-
         shown = self.class_name(self.train_class()[j])
         tail = "" if score is None else f" · {fmt(score)}"
         if self.noisy_mask()[j]:
