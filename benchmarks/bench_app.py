@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "app"))
 from browser_util import CHROMIUM, CHROMIUM_ARGS, Server, settle, wait_idle  # noqa: E402
 
 PAGES = [("Overview", "Train accuracy"), ("Influence gallery", "Most helpful"),

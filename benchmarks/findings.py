@@ -19,8 +19,8 @@ import numpy as np
 from ifexplorer import NTKInfluence, load_dataset
 from ifexplorer.density import log_density
 from ifexplorer.experiments.complexity import group_complexity
-from ifexplorer.experiments.dynamics import mislabel_detection, noisy_share, time_grid
 from ifexplorer.experiments.ihvp import error_vs_density, error_vs_reg
+from ifexplorer.experiments.training_time import mislabel_detection, noisy_share, time_grid
 
 REGS = [1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0]
 

@@ -54,7 +54,7 @@ def validate(args) -> int:
     from tqdm import tqdm
 
     from .data import load_dataset
-    from .experiments.validation import run_validation, write_plots
+    from .experiments.network_check import run_validation, write_plots
 
     out = Path(args.out)
     data = load_dataset(args.dataset, classes=_classes(args.classes), n_train=args.n_train,

@@ -12,7 +12,7 @@ import numpy as np
 from scipy.special import logsumexp
 from sklearn.decomposition import PCA
 
-from .validation import as_matrix
+from ._checks import as_matrix
 
 
 def log_density(X, n_components: int = 10, bandwidth="cv", seed: int = 0) -> np.ndarray:

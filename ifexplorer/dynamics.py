@@ -27,8 +27,8 @@ from collections import OrderedDict
 import numpy as np
 import torch
 
-from .influence import TopInfluences, top_influences
 from .rational import phi_exact, phi_resolvents
+from .results import TopInfluences, top_influences
 
 U_CACHE_BYTES = 256 * 2 ** 20  # Vᵀk(x) of recent test sets kept per model, at most this many bytes
 POLES_CACHE_BYTES = 128 * 2 ** 20  # per-t resolvent data kept per model
@@ -68,7 +68,7 @@ class Spectral:
     def model(self):
         return self._model()
 
-    def poles(self, t: float, U: torch.Tensor | None = None) -> "_Poles":
+    def poles(self, t: float, U: torch.Tensor | None = None) -> _Poles:
         """The resolvent data at time t (LRU cache of POLES_CACHE_BYTES: revisiting a time is cheap).
         U: test rows to push through the same product when the time is new (see _Poles)."""
         if t in self._poles:

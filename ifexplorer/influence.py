@@ -11,54 +11,16 @@ diag(Q) is the squared column norms of L⁻¹; Q itself is never formed.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
-
 import numpy as np
 import torch
 
+from ._checks import as_matrix, as_targets, check_positive
 from .device import check_fits, resolve_device, resolve_dtype
+from .dynamics import TimeView
 from .kernels import DEFAULT_BLOCK_ROWS, ntk_two_layer
-from .validation import as_matrix, as_targets, check_positive
+from .results import ErrorBounds, Progress, TopInfluences, no_progress, top_influences
 
-Progress = Callable[[float, str], None]
 TEST_BLOCK_ROWS = 1024  # test points processed together: bounds device temporaries to O(block · n)
-
-
-def _no_progress(fraction: float, message: str) -> None:
-    pass
-
-
-@dataclass(frozen=True)
-class TopInfluences:
-    """The k most helpful (largest I > 0) and most harmful (most negative I < 0) training points for
-    one test point. Indices into the training set, scores in squared-loss units, sorted by |I|."""
-    helpful: np.ndarray
-    helpful_scores: np.ndarray
-    harmful: np.ndarray
-    harmful_scores: np.ndarray
-
-
-@dataclass(frozen=True)
-class ErrorBounds:
-    """Theorem 3: λ_min/(λ+λ_min) ≤ 1 − λQ_ii ≤ λ_max/(λ+λ_max), from H's extreme eigenvalues."""
-    lower: float
-    upper: float
-    eigenvalue_min: float
-    eigenvalue_max: float
-
-
-def top_influences(scores, k: int = 10) -> TopInfluences:
-    """Split one test point's influence row (n,) into the k most helpful and k most harmful points."""
-    scores = np.asarray(scores, dtype=np.float64).ravel()
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be an integer ≥ 1; got {k!r}")
-    order = np.argsort(-scores, kind="stable")
-    helpful = order[: int(k)]
-    helpful = helpful[scores[helpful] > 0]
-    harmful = order[::-1][: int(k)]
-    harmful = harmful[scores[harmful] < 0]
-    return TopInfluences(helpful, scores[helpful], harmful, scores[harmful])
 
 
 class NTKInfluence:
@@ -84,10 +46,10 @@ class NTKInfluence:
         self._eigh_cache = None
 
     # ----------------------------------------------------------------------------------- fitting
-    def fit(self, X_train, y_train, progress: Progress | None = None) -> "NTKInfluence":
+    def fit(self, X_train, y_train, progress: Progress | None = None) -> NTKInfluence:
         """Build H, factor A = H + λI, and solve for α. X_train (n, d), y_train (n,) or (n, C).
         progress(fraction in [0, 1], message) is called between stages."""
-        progress = progress or _no_progress
+        progress = progress or no_progress
         self.reg_ = check_positive(self.reg, "reg (λ)")
         self.device_ = resolve_device(self.device)
         self.dtype_ = resolve_dtype(self.dtype, self.device_)
@@ -221,7 +183,7 @@ class NTKInfluence:
         """A = H + λI = V diag(μ) Vᵀ, computed once and cached. Returns (μ (n,), V (n, n)) tensors."""
         self._check_fitted()
         if self._eigh_cache is None:
-            progress = progress or _no_progress
+            progress = progress or no_progress
             self._check_square_buffers(5, "The eigendecomposition for training-time queries")
             progress(0.0, f"Eigendecomposition of the {self.n_train_}×{self.n_train_} kernel (once)")
             A = self.kernel_train_.clone()
@@ -238,8 +200,6 @@ class NTKInfluence:
     def at_time(self, t: float):
         """The gradient-flow state at time t (MATH §6): a view with predict / loo_predictions /
         influence / self_influence / top_influences. t = inf is the fitted model itself."""
-        from .dynamics import TimeView
-
         self._check_fitted()
         return TimeView(self, t)
 

@@ -18,15 +18,16 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import torch
 
 from . import solvers
+from ._checks import as_matrix, as_targets, check_positive
 from .device import check_fits, resolve_device, resolve_dtype
-from .validation import as_matrix, as_targets, check_positive
+from .results import no_progress
 
 Progress = Callable[[float, str], None]
 # How often the incrementally updated pre-activations G·U are recomputed from scratch (float drift).
@@ -39,10 +40,6 @@ class TrainingDivergedError(ValueError):
 
 class NotConvergedError(ValueError):
     """The gradient norm did not fall below the tolerance within max_steps."""
-
-
-def _no_progress(fraction: float, message: str) -> None:
-    pass
 
 
 # ------------------------------------------------------------------------------------ the network
@@ -132,7 +129,7 @@ class TrainResult:
         """Network outputs (m, C) as numpy."""
         return self.net.forward(self.net.inputs(X), self.W).cpu().numpy()
 
-    def analysis(self) -> "NetworkInfluence":
+    def analysis(self) -> NetworkInfluence:
         """IHVP machinery (empirical NTK, exact Hessian inverse, LiSSA, CG) at the trained weights."""
         return NetworkInfluence(self.net, self.W, self.X, self.y, self.reg)
 
@@ -343,7 +340,7 @@ def train(net: TwoLayerReLU, X, y, reg: float, *, method: str = "nesterov", lr: 
     from the curvature. Stops when ‖∇L‖_F ≤ max(atol, rtol·‖∇L(W0)‖). Raises TrainingDivergedError if
     the loss blows up and NotConvergedError if max_steps is reached (unless require_convergence=False).
     """
-    progress = progress or _no_progress
+    progress = progress or no_progress
     reg = check_positive(reg, "reg (λ)")
     rtol, atol = _check_tolerances(rtol, atol)
     Xt = net.inputs(X, "X_train")
@@ -383,7 +380,7 @@ def retrain_loo(fit: TrainResult, indices, *, X_eval=None, chunk_size: int | Non
 
     Interruptible: Ctrl-C (KeyboardInterrupt) or should_stop() returning True ends the job after keeping
     every finished chunk; the unfinished rows have completed=False. progress(fraction, message)."""
-    progress = progress or _no_progress
+    progress = progress or no_progress
     net, X, y = fit.net, fit.X, fit.y
     n = X.shape[0]
     idx = _check_indices(indices, n)

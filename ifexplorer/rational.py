@@ -22,7 +22,7 @@ part: 8 complex resolvents per t. All poles have Im s_k ≥ 1.19, so |μt − s_
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 from scipy.linalg import hankel
@@ -59,7 +59,7 @@ def phi_exact(mu, t: float) -> np.ndarray:
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def cf_exponential(n: int = CF_DEGREE, K: int = 75, nf: int = 1024) -> tuple[np.ndarray, np.ndarray, float]:
     """Poles z_k, residues c_k (complex (n,)) and CF singular value σ of the type (n, n) CF
     approximant of e^z on (−∞, 0]:  e^z ≈ r_∞ + Σ c_k/(z − z_k), max error ≈ σ.
@@ -88,7 +88,7 @@ def cf_exponential(n: int = CF_DEGREE, K: int = 75, nf: int = 1024) -> tuple[np.
     return zk, ck, float(sigma)
 
 
-@lru_cache(maxsize=None)
+@cache
 def phi_resolvents(n: int = CF_DEGREE) -> ResolventSum:
     """ψ(s) = (1 − e^{−s})/s ≈ Re Σ_j w_j/(s − s_j): CF poles of e^{−s} (s_k = −z_k), weights −c_k/s_k
     (the constant shift that makes the approximant of e^{−s} exact at s = 0), one pole per conjugate

@@ -11,11 +11,11 @@ Conjugate gradient solves (Hess + δI) x = v with full Hessian-vector products.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
-from .validation import check_positive
+from ._checks import check_positive
 
 HVP = Callable[..., torch.Tensor]
 

@@ -7,8 +7,7 @@ import streamlit as st
 
 import ifexplorer.ui as ui
 from ifexplorer import plots
-
-from ifexplorer.experiments import dynamics as studies
+from ifexplorer.experiments import training_time as studies
 
 SAMPLE = 20  # test points over which Figures 6 and 7 average
 PLAY_SECONDS = 1.0  # the play button's step interval

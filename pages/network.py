@@ -6,7 +6,7 @@ import streamlit as st
 import torch
 
 import ifexplorer.ui as ui
-from ifexplorer.experiments.validation import figures, run_validation, training_subset
+from ifexplorer.experiments.network_check import figures, run_validation, training_subset
 
 ui.ensure_router()  # a deep link runs this page through app.py's router
 st.title("Network check")

@@ -9,8 +9,8 @@ import pytest
 
 from ifexplorer import data as D
 from ifexplorer.data import DataError, load_dataset
-from ifexplorer.data_builtin import (digits_raw, iris_raw, mixture_density, mnist_raw, vmf_log_normalizer)
-from ifexplorer.data_core import allocate, bar_glyphs
+from ifexplorer.data.builtin import digits_raw, iris_raw, mixture_density, mnist_raw, vmf_log_normalizer
+from ifexplorer.data.core import allocate, bar_glyphs
 
 
 def _index(ids):

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 import torch
+from reference import brute_force_loo, krr_fit, ntk_reference, random_unit_rows
 
 from ifexplorer import InsufficientMemoryError, NTKInfluence, top_influences
 from ifexplorer.kernels import ntk_two_layer
-from reference import brute_force_loo, krr_fit, ntk_reference, random_unit_rows
 
 LAMBDAS = [1e-4, 1e-2, 1.0, 10.0]
 

@@ -1,9 +1,8 @@
 import numpy as np
-import pytest
 import torch
+from reference import ntk_reference, random_unit_rows
 
 from ifexplorer.kernels import empirical_ntk, ntk_two_layer
-from reference import ntk_reference, random_unit_rows
 
 
 def test_ntk_matches_formula_entrywise_any_norms():

@@ -12,7 +12,8 @@ import numpy as np
 import torch
 from scipy.stats import spearmanr
 
-from ..influence import NTKInfluence, Progress, _no_progress
+from ..influence import NTKInfluence
+from ..results import Progress, no_progress
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ def error_vs_reg(X_train, y_train, regs, X_test=None, y_test=None, device="auto"
     """IHVP error rate for every λ in regs. One eigendecomposition of H gives every diag(Q(λ)) in
     O(n²): Q_ii(λ) = Σ_k V_ik² / (h_k + λ). With X_test/y_test, each λ is also fitted to measure the
     influence error directly."""
-    progress = progress or _no_progress
+    progress = progress or no_progress
     regs = np.asarray(regs, dtype=np.float64).ravel()
     if regs.size == 0 or not np.all(np.isfinite(regs)) or np.any(regs <= 0):
         raise ValueError(f"regs must be a non-empty list of positive numbers; got {regs.tolist()}")

@@ -3,10 +3,25 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ifexplorer.ui.engine import (Experiment, ExperimentConfig, configure_threads, fit_count, forget,
-                                  get_experiment, with_progress)
-from ifexplorer.ui.widgets import (explain, fmt, fmt_rate, friendly_errors, image_row, selected_training_index, show_image,
-                                   upscale)
+from ifexplorer.ui.experiment import (
+    Experiment,
+    ExperimentConfig,
+    configure_threads,
+    fit_count,
+    forget,
+    get_experiment,
+    with_progress,
+)
+from ifexplorer.ui.widgets import (
+    explain,
+    fmt,
+    fmt_rate,
+    friendly_errors,
+    image_row,
+    selected_training_index,
+    show_image,
+    upscale,
+)
 
 CONFIG_KEY, UPLOAD_KEY = "experiment_config", "experiment_upload"
 

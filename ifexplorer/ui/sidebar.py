@@ -7,8 +7,8 @@ import streamlit as st
 
 from ifexplorer import NTKInfluence, device_label
 from ifexplorer.device import format_bytes
-from ifexplorer.ui import datasets
-from ifexplorer.ui.engine import ExperimentConfig, configure_threads, sha256
+from ifexplorer.ui import dataset_menu
+from ifexplorer.ui.experiment import ExperimentConfig, configure_threads, sha256
 
 REGS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0)
 DEFAULT_REG = 1e-3
@@ -17,7 +17,7 @@ UPLOAD_KEY = "upload_bytes"
 
 def _reset_sizes() -> None:
     """When the dataset changes, put its default sizes into the size inputs."""
-    c = datasets.choice(st.session_state["dataset"])
+    c = dataset_menu.choice(st.session_state["dataset"])
     if c.n_train:
         st.session_state["n_train"], st.session_state["n_test"] = c.n_train, c.n_test
 
@@ -27,13 +27,13 @@ def sidebar() -> tuple[ExperimentConfig | None, bytes | None]:
     the uploaded archive's bytes, if any."""
     with st.sidebar:
         st.subheader("Experiment")
-        label = st.selectbox("Dataset", datasets.LABELS, key="dataset", on_change=_reset_sizes)
-        c = datasets.choice(label)
+        label = st.selectbox("Dataset", dataset_menu.LABELS, key="dataset", on_change=_reset_sizes)
+        c = dataset_menu.choice(label)
         source, filename, upload, name = None, None, None, c.name
-        if label == datasets.OWN:
+        if label == dataset_menu.OWN:
             name, source, filename, upload = _own_data()
         n_train = n_test = 0  # own data: the loader's default split (80 / 20)
-        if label != datasets.OWN:
+        if label != dataset_menu.OWN:
             # the sizes live in session state only (set here once, and by _reset_sizes): a widget given both a
             # value and a state makes Streamlit warn on every dataset change
             st.session_state.setdefault("n_train", c.n_train)
@@ -46,8 +46,8 @@ def sidebar() -> tuple[ExperimentConfig | None, bytes | None]:
         noise = st.slider("Label noise (fraction flipped)", 0.0, 0.5, 0.0, 0.05, key="noise",
                           help="Flip this share of training labels to see how influence finds them.")
         seed = st.number_input("Seed", 0, 10_000, 0, key="seed")
-        _resources(int(n_train) or 1000, c.dim, own=label == datasets.OWN)
-    if label == datasets.OWN and source is None:
+        _resources(int(n_train) or 1000, c.dim, own=label == dataset_menu.OWN)
+    if label == dataset_menu.OWN and source is None:
         return None, None
     config = ExperimentConfig(name, c.classes, int(n_train), int(n_test), float(reg), float(noise), int(seed),
                               source, filename)
@@ -67,7 +67,7 @@ def _own_data():
             return "upload", None, None, None
         data = file.getvalue()
         return "upload", sha256(data), file.name, data
-    root = datasets.data_root()
+    root = dataset_menu.data_root()
     path = st.text_input("Folder (inside the data root)", key="folder", placeholder="my-images")
     st.caption(f"Data root: `{root}` (set IFEXPLORER_DATA_ROOT to change it).")
     if not path:

@@ -1,5 +1,5 @@
 """Start the app as its own process on loopback and drive it with Debian's chromium (Playwright).
-Shared by tests/test_browser.py and benchmarks/bench_app.py."""
+Shared by tests/app/test_browser.py and benchmarks/bench_app.py."""
 from __future__ import annotations
 
 import os
@@ -10,7 +10,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]

@@ -17,18 +17,18 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 from scipy.stats import pearsonr, spearmanr
 
 from .. import network as N
+from .._checks import check_positive
 from ..device import device_label
 from ..influence import NTKInfluence
-from ..validation import check_positive
 
 Progress = Callable[[float, str], None]
 METHODS = ("ntk", "ihvp_exact", "lissa", "cg")
@@ -37,7 +37,7 @@ CG_DEFAULTS = dict(damping=0.0, max_iter=50, tol=1e-8)
 SCHEMA = "ifexplorer.validation/1"
 
 
-def _no_progress(fraction: float, message: str) -> None:
+def no_progress(fraction: float, message: str) -> None:
     pass
 
 
@@ -125,7 +125,7 @@ def run_validation(X_train, y_train, X_test, y_test, *, widths=(256, 1024, 4096)
     lissa / cg: solver options (see LISSA_DEFAULTS, CG_DEFAULTS). out: JSON path written after every
     width and on interruption. progress(fraction, message); should_stop() -> True or Ctrl-C ends the
     study keeping every finished retrain (result.interrupted). Returns a ValidationResult."""
-    progress = progress or _no_progress
+    progress = progress or no_progress
     widths = [N._check_int(w, "width", 1) for w in np.atleast_1d(widths).tolist()]
     if not widths:
         raise ValueError("widths is empty; give at least one network width")
@@ -318,7 +318,7 @@ def _jsonable(obj):
 def figures(result) -> dict:
     """{"correlation_vs_width": Figure, "scatter_w<width>": Figure …} for a ValidationResult or its
     JSON dict (load_result)."""
-    from ..plots_network import correlation_figure, scatter_figure
+    from ..plots.network import correlation_figure, scatter_figure
 
     data = result.to_dict() if isinstance(result, ValidationResult) else result
     ws = data["widths"]

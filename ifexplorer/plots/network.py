@@ -5,11 +5,11 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .plots import _TEMPLATE
+from .style import FLIPPED, GREEN, GREY, HARMFUL, HELPFUL, MARGIN, TEMPLATE
 
 LABELS = {"ntk": "NTK influence", "ihvp_exact": "exact IHVP", "lissa": "LiSSA", "cg": "conjugate gradient",
           "ntk_uncorrected": "NTK, f0 ignored"}
-COLORS = {"ntk": "#2F6FDE", "ihvp_exact": "#D1495B", "lissa": "#F29E4C", "cg": "#3BB273", "ntk_uncorrected": "#8A8F98"}
+COLORS = {"ntk": HELPFUL, "ihvp_exact": HARMFUL, "lissa": FLIPPED, "cg": GREEN, "ntk_uncorrected": GREY}
 
 
 def scatter_figure(actual, predicted: dict, scores: dict | None = None, width: int | None = None) -> go.Figure:
@@ -32,14 +32,14 @@ def scatter_figure(actual, predicted: dict, scores: dict | None = None, width: i
         if p.shape != a.shape:
             raise ValueError(f"predicted[{m!r}] has {p.size} values; actual has {a.size}")
         fig.add_scatter(x=a, y=p, mode="markers", name=LABELS.get(m, m), showlegend=False, row=1, col=k,
-                        marker=dict(color=COLORS.get(m, "#8A8F98"), size=7, opacity=0.8),
+                        marker=dict(color=COLORS.get(m, GREY), size=7, opacity=0.8),
                         hovertemplate="actual %{x:.3g}<br>predicted %{y:.3g}<extra></extra>")
         fig.add_scatter(x=[lo, hi], y=[lo, hi], mode="lines", showlegend=False, row=1, col=k,
                         line=dict(color="black", dash="dash", width=1), hoverinfo="skip")
         fig.update_xaxes(title_text="actual change", row=1, col=k)
     fig.update_yaxes(title_text="predicted", row=1, col=1)
     title = "Leave-one-out retraining against predictions" + (f" (width {width})" if width else "")
-    fig.update_layout(template=_TEMPLATE, title=dict(text=title, font=dict(size=14)), height=380,
+    fig.update_layout(template=TEMPLATE, title=dict(text=title, font=dict(size=14)), height=380,
                       margin=dict(l=10, r=10, t=90, b=10))
     return fig
 
@@ -52,7 +52,7 @@ def correlation_figure(widths, scores: list, metric: str = "pearson") -> go.Figu
         raise ValueError(f"need one score dict per width; got {w.size} widths and {len(scores)} score dicts")
     if metric not in ("pearson", "spearman"):
         raise ValueError(f"metric must be 'pearson' or 'spearman'; got {metric!r}")
-    fig = go.Figure(layout=dict(template=_TEMPLATE, height=360, margin=dict(l=10, r=10, t=40, b=10),
+    fig = go.Figure(layout=dict(template=TEMPLATE, height=360, margin=MARGIN,
                                 title=dict(text=f"{metric.capitalize()} correlation against width", font=dict(size=14)),
                                 xaxis_title="width (hidden units)", yaxis_title=f"{metric} with retraining"))
     methods = [m for m in LABELS if any(m in s for s in scores)] + sorted({m for s in scores for m in s} - set(LABELS))
@@ -62,7 +62,7 @@ def correlation_figure(widths, scores: list, metric: str = "pearson") -> go.Figu
         # exact IHVP and CG often coincide: exact is drawn wide and pale underneath, CG dashed on top
         wide = m == "ihvp_exact"
         fig.add_scatter(x=w, y=y, mode="lines+markers", name=LABELS.get(m, m), opacity=0.45 if wide else 1.0,
-                        line=dict(color=COLORS.get(m, "#8A8F98"), width=7 if wide else 2,
+                        line=dict(color=COLORS.get(m, GREY), width=7 if wide else 2,
                                   dash="dash" if m == "cg" else "solid"),
                         marker=dict(size=14 if wide else 8))
     fig.update_xaxes(type="log", tickvals=w, ticktext=[str(int(v)) for v in w])

@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 
-from .data_core import DataError, check_memory
+from .core import DataError, check_memory
 
 _GRAY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 _DEFAULT_MAX_PIXELS = 89_478_485  # Pillow's own default Image.MAX_IMAGE_PIXELS

@@ -3,7 +3,7 @@ import pytest
 import streamlit as st
 from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 
-from ifexplorer.ui.engine import Experiment, ExperimentConfig, forget, with_progress
+from ifexplorer.ui.experiment import Experiment, ExperimentConfig, forget, with_progress
 from ifexplorer.ui.widgets import fmt_rate
 
 

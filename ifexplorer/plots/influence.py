@@ -1,25 +1,13 @@
-"""Pure plotly figure builders: arrays in, Figure out (no Streamlit, no model objects).
+"""Pure plotly builders for the influence pages: arrays in, Figure out (no Streamlit, no model objects).
 
-Colours: helpful (I > 0) blue, harmful (I < 0) red, flipped labels orange.
+Colours and template come from plots.style (helpful blue, harmful red, flipped orange).
 """
 from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
 
-HELPFUL, HARMFUL, FLIPPED, GREY = "#2F6FDE", "#D1495B", "#F29E4C", "#8A8F98"
-_LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), height=360,
-               legend=dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0.0))
-# A small template of our own: plotly's named templates are deep-copied and validated on every figure (tens of
-# ms each on a busy CPU, and ~10 kB of JSON per chart), and Streamlit's chart theme restyles the figure anyway.
-_AXIS = dict(gridcolor="#E6E8EC", zerolinecolor="#C9CDD3", linecolor="#C9CDD3", automargin=True)
-_TEMPLATE = go.layout.Template(layout=dict(plot_bgcolor="white", paper_bgcolor="white", hovermode="closest",
-                                           xaxis=_AXIS, yaxis=_AXIS))
-
-
-def _fig(title: str, xlabel: str, ylabel: str, **layout) -> go.Figure:
-    return go.Figure(layout=dict(template=_TEMPLATE, title=dict(text=title, font=dict(size=14)),
-                                 xaxis_title=xlabel, yaxis_title=ylabel, **{**_LAYOUT, **layout}))
+from .style import FLIPPED, GREY, HARMFUL, HELPFUL, SERIES, blank_figure
 
 
 def _vec(a, name: str) -> np.ndarray:
@@ -32,7 +20,7 @@ def _vec(a, name: str) -> np.ndarray:
 def influence_histogram(scores, n_bins: int = 60) -> go.Figure:
     """Histogram of one test point's influences (n,), helpful and harmful in their colours."""
     s = _vec(scores, "scores")
-    fig = _fig("Influence of every training point on this test image", "influence I(i, x)", "training points",
+    fig = blank_figure("Influence of every training point on this test image", "influence I(i, x)", "training points",
                barmode="overlay")
     edges = np.histogram_bin_edges(s, bins=n_bins)
     top = 0
@@ -55,7 +43,7 @@ def group_complexity_figure(complexity, mean_score) -> go.Figure:
     if c.shape != m.shape:
         raise ValueError(f"complexity {c.shape} and mean_score {m.shape} must have the same length")
     groups = np.arange(1, len(c) + 1)
-    fig = _fig("Complexity of influence-ordered groups", "group (1 = most harmful … last = most helpful)",
+    fig = blank_figure("Complexity of influence-ordered groups", "group (1 = most harmful … last = most helpful)",
                "complexity C_G")
     fig.add_bar(x=groups, y=c, marker_color=[HELPFUL if v > 0 else HARMFUL for v in m],
                 customdata=m, hovertemplate="group %{x}<br>C_G = %{y:.3g}<br>mean I = %{customdata:.2e}<extra></extra>")
@@ -71,7 +59,7 @@ def self_influence_figure(self_influence, flipped=None, top: int = 50) -> go.Fig
     flip = np.zeros(len(s), bool) if flipped is None else np.asarray(flipped, bool)
     if flip.shape != s.shape:
         raise ValueError(f"flipped {flip.shape} and self_influence {s.shape} must have the same length")
-    fig = _fig("Training points ranked by self-influence", "rank", "self-influence I(i, x_i)")
+    fig = blank_figure("Training points ranked by self-influence", "rank", "self-influence I(i, x_i)")
     rank = np.arange(1, len(order) + 1)
     groups = ((~flip[order], "label as given", GREY), (flip[order], "label flipped on purpose", FLIPPED))
     for mask, name, color in groups:
@@ -90,7 +78,7 @@ def ihvp_scatter(exact, ihvp, indices=None) -> go.Figure:
         raise ValueError(f"exact {x.shape} and ihvp {y.shape} must have the same length")
     idx = np.arange(len(x)) if indices is None else np.asarray(indices)
     lo, hi = float(min(x.min(), y.min())), float(max(x.max(), y.max()))
-    fig = _fig("IHVP estimate against exact influence", "exact influence (leave-one-out)", "IHVP influence",
+    fig = blank_figure("IHVP estimate against exact influence", "exact influence (leave-one-out)", "IHVP influence",
                height=380)
     fig.add_scatter(x=[lo, hi], y=[lo, hi], mode="lines", name="identity y = x",
                     line=dict(color=GREY, dash="dash"), hoverinfo="skip")
@@ -103,7 +91,7 @@ def ihvp_scatter(exact, ihvp, indices=None) -> go.Figure:
 def error_vs_reg_figure(regs, mean_error, median_error, lower, upper, current=None) -> go.Figure:
     """The paper's Figure 2: IHVP error rate against λ (log axis) with Theorem 3's bounds."""
     r = _vec(regs, "regs")
-    fig = _fig("IHVP error rate against λ", "λ", "error rate 1 − λQ_ii", height=360)
+    fig = blank_figure("IHVP error rate against λ", "λ", "error rate 1 − λQ_ii", height=360)
     # the median is drawn first, wide and pale, so it stays visible where it equals the mean
     fig.add_scatter(x=r, y=_vec(median_error, "median_error"), mode="lines", name="median",
                     line=dict(color="rgba(47,111,222,0.3)", width=8))
@@ -131,7 +119,7 @@ def error_vs_density_figure(log_density, error, bin_centers, bin_means, spearman
     d, e = _vec(log_density, "log_density"), _vec(error, "error")
     if d.shape != e.shape:
         raise ValueError(f"log_density {d.shape} and error {e.shape} must have the same length")
-    fig = _fig(f"IHVP error rate against density (Spearman ρ = {spearman:.2f})", xlabel, "error rate 1 − λQ_ii",
+    fig = blank_figure(f"IHVP error rate against density (Spearman ρ = {spearman:.2f})", xlabel, "error rate 1 − λQ_ii",
                height=380)
     fig.add_scatter(x=d, y=e, mode="markers", name="training points", customdata=np.arange(len(d)),
                     marker=dict(color=GREY, size=5, opacity=0.6),
@@ -144,14 +132,13 @@ def error_vs_density_figure(log_density, error, bin_centers, bin_means, spearman
 def time_marker_figure(times, series: dict, t: float | None, title: str, ylabel: str, log_y: bool = False) -> go.Figure:
     """Curves over training time (log axis) with a vertical marker at the chosen t (None: no marker)."""
     tt = _vec(times, "times")
-    fig = _fig(title, "training time t (log scale)", ylabel)
+    fig = blank_figure(title, "training time t (log scale)", ylabel)
     # ten distinct colours (one per MNIST class): ours first, then Tableau's
-    palette = [HELPFUL, HARMFUL, FLIPPED, GREY, "#3BB273", "#7768AE", "#8C564B", "#E377C2", "#BCBD22", "#17BECF"]
     for k, (name, values) in enumerate(series.items()):
         v = _vec(values, name)
         if v.shape != tt.shape:
             raise ValueError(f"series {name!r} has {v.shape[0]} values for {tt.shape[0]} times")
-        fig.add_scatter(x=tt, y=v, mode="lines", name=name, line=dict(color=palette[k % len(palette)]))
+        fig.add_scatter(x=tt, y=v, mode="lines", name=name, line=dict(color=SERIES[k % len(SERIES)]))
     if t is not None:
         fig.add_vline(x=float(t), line=dict(color="black", width=1.5, dash="dot"))
     fig.update_xaxes(type="log", exponentformat="power", dtick=1)  # decades only (no "2 5" minor labels)
@@ -164,7 +151,7 @@ def classroom_fit_figure(x, y, theta, theta_eps, point: int, eps: float) -> go.F
     """MATH §8: the three points, the least-squares line, and the line with point `point` up-weighted."""
     x, y = _vec(x, "x"), _vec(y, "y")
     grid = np.array([x.min() - 0.5, x.max() + 0.5])
-    fig = _fig("The fit", "x", "y", height=340)
+    fig = blank_figure("The fit", "x", "y", height=340)
     fig.add_scatter(x=grid, y=theta[0] * grid + theta[1], mode="lines", name="fit (ε = 0)",
                     line=dict(color=GREY, dash="dash"))
     fig.add_scatter(x=grid, y=theta_eps[0] * grid + theta_eps[1], mode="lines", name=f"point {point + 1} weighted 1 + ε",
@@ -183,7 +170,7 @@ def classroom_response_figure(eps_grid, thetas, tangent, eps: float) -> go.Figur
     thetas, tangent = np.asarray(thetas, float), np.asarray(tangent, float)
     if thetas.shape != (len(e), 2):
         raise ValueError(f"thetas must be ({len(e)}, 2); got {thetas.shape}")
-    fig = _fig("Response θ(ε) and its tangent at ε = 0 (the influence)", "ε (extra weight on the point)", "θ",
+    fig = blank_figure("Response θ(ε) and its tangent at ε = 0 (the influence)", "ε (extra weight on the point)", "θ",
                height=340)
     theta0 = thetas[np.argmin(np.abs(e))]
     for j, (name, color) in enumerate((("slope θ₁", HELPFUL), ("intercept θ₀", HARMFUL))):

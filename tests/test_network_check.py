@@ -6,7 +6,7 @@ import pytest
 
 from ifexplorer.cli import main
 from ifexplorer.data import load_dataset
-from ifexplorer.experiments import validation as V
+from ifexplorer.experiments import network_check as V
 
 # The smallest configuration found to reach Pearson ≥ 0.95 reliably: real MNIST 7 vs 9, n = 30,
 # width 512, λ = 0.1, 6 retrains (3 most influential + 3 random), 2 test points. Measured over data

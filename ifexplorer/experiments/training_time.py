@@ -13,8 +13,8 @@ import numpy as np
 import torch
 
 from ..dynamics import check_time, spectral
-from ..influence import Progress, _no_progress, top_influences
 from ..rational import phi_exact
+from ..results import Progress, no_progress, top_influences
 
 
 # ------------------------------------------------------------------------------------ results
@@ -104,7 +104,7 @@ def time_grid(model, n_points: int = 60, progress: Progress | None = None) -> np
 
 def training_curves(model, X_test, y_test, times, progress: Progress | None = None) -> TrainingCurves:
     """Train and test loss (mean ½‖f_t − y‖²) and accuracy at each time; O(n² + mn) per time."""
-    progress = progress or _no_progress
+    progress = progress or no_progress
     times = _check_times(times)
     sp = spectral(model, progress)
     Xt = model._inputs(X_test)
@@ -237,7 +237,7 @@ def _accuracy(f: torch.Tensor, y: torch.Tensor) -> np.ndarray:
 
 def _influence_over_time(model, X_test, y_test, times, progress):
     """Yield (index, t, I_t (m, n)) over the times; Vᵀk(X_test) is computed once (cached)."""
-    progress = progress or _no_progress
+    progress = progress or no_progress
     times = _check_times(times)
     spectral(model, progress)
     for s, t in enumerate(times):

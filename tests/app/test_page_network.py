@@ -5,9 +5,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from ifexplorer.data import load_dataset
-from ifexplorer.experiments.validation import run_validation, training_subset
+from ifexplorer.experiments.network_check import run_validation, training_subset
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
 
 def _ok(at):

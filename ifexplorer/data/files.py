@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .data_core import DataError, Source, check_file_count, check_memory, check_options, check_total_bytes
-from .data_images import decode_entries, is_image_name
+from .core import DataError, Source, check_file_count, check_memory, check_options, check_total_bytes
+from .images import decode_entries, is_image_name
 
 _FILE_LIMITS = ("max_memory_gb", "max_total_bytes", "max_image_pixels", "max_files")
 

@@ -1,4 +1,4 @@
-"""The training-time studies (ifexplorer.experiments.dynamics) on a small separable toy with 20% label
+"""The training-time studies (ifexplorer.experiments.training_time) on a small separable toy with 20% label
 noise: shapes, agreement with the TimeView engine, and sensible values."""
 import math
 
@@ -6,8 +6,14 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from ifexplorer.experiments.dynamics import (mislabel_detection, noisy_share, prediction_path, time_grid,
-                                             topk_tracking, training_curves)
+from ifexplorer.experiments.training_time import (
+    mislabel_detection,
+    noisy_share,
+    prediction_path,
+    time_grid,
+    topk_tracking,
+    training_curves,
+)
 from ifexplorer.influence import NTKInfluence
 
 

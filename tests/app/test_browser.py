@@ -8,7 +8,6 @@ import re
 import time
 
 import pytest
-
 from browser_util import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, Server, browser_available, settle, wait_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow,

@@ -12,21 +12,21 @@ from streamlit.testing.v1 import AppTest
 
 from ifexplorer import NTKInfluence
 from ifexplorer.data import load_dataset
-from ifexplorer.ui import datasets, engine
+from ifexplorer.ui import dataset_menu, experiment
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
 PAGES = ["pages/overview.py", "pages/gallery.py", "pages/dynamics.py", "pages/ihvp.py",
          "pages/network.py", "pages/influence101.py"]
 
 
 @pytest.fixture(autouse=True, scope="module")
 def _restore_torch_threads():
-    """The references here run with the app's thread cap (engine.configure_threads: fast on a shared 2-core box);
+    """The references here run with the app's thread cap (experiment.configure_threads: fast on a shared 2-core box);
     later test files get their thread count back."""
     import torch
 
     before = torch.get_num_threads()
-    engine.configure_threads()
+    experiment.configure_threads()
     yield
     torch.set_num_threads(before)
 
@@ -78,14 +78,14 @@ def _table(at, key):
 
 def test_every_page_renders_on_default_data_and_fits_once():
     at = _app()
-    before = engine.fit_count()
+    before = experiment.fit_count()
     assert [m.value for m in at.metric if m.label == "Training points"] == ["800"]
     for page in PAGES:
         at.switch_page(page).run()
         _ok(at)
         assert at.title, f"{page} shows no title"
         assert [e.label for e in at.expander].count("What am I looking at?") == 1, page
-    assert engine.fit_count() == before  # page switches reuse the cached model
+    assert experiment.fit_count() == before  # page switches reuse the cached model
     assert [s.key for s in at.select_slider] == ["reg"]  # the shared sidebar is on every page
 
 
@@ -175,7 +175,7 @@ def _zip_of_images(n_per_class=8) -> bytes:
 
 
 def _choose_upload(at):
-    at.selectbox(key="dataset").set_value(datasets.OWN).run()
+    at.selectbox(key="dataset").set_value(dataset_menu.OWN).run()
     _ok(at)
     assert at.file_uploader, "no file uploader shown for own images"
     return at.file_uploader[0]
@@ -302,7 +302,7 @@ def test_ihvp_on_the_mixture_uses_the_true_density():
     from scipy.stats import spearmanr
 
     at = _app()
-    at.selectbox(key="dataset").set_value(datasets.CHOICES[3].label).run()
+    at.selectbox(key="dataset").set_value(dataset_menu.CHOICES[3].label).run()
     at.switch_page("pages/ihvp.py").run()
     _ok(at)
     ds = load_dataset("mixture", n_train=600, n_test=200, seed=0)
@@ -349,9 +349,9 @@ def test_influence_101_slider_shows_the_weighted_fit_and_its_tangent():
 def test_the_app_caps_torch_threads_and_says_so(monkeypatch):
     import torch
 
-    monkeypatch.setenv(engine.THREADS_ENV, "1")
+    monkeypatch.setenv(experiment.THREADS_ENV, "1")
     at = _app()
-    assert engine.configure_threads() == 1 and torch.get_num_threads() == 1
+    assert experiment.configure_threads() == 1 and torch.get_num_threads() == 1
     assert any("CPU (1 thread)" in c.value for c in at.caption)
 
 
@@ -361,8 +361,8 @@ def test_sidebar_states_the_memory_the_chosen_size_needs():
     at = _app()
     need = NTKInfluence(reg=1.0).estimate_fit_bytes(800, 784)
     assert any(f"**{format_bytes(need)}** (for 800 points × 784 features)" in c.value for c in at.caption)
-    at.selectbox(key="dataset").set_value(datasets.CHOICES[2].label).run()  # 8×8 digits: 1000 × 64
+    at.selectbox(key="dataset").set_value(dataset_menu.CHOICES[2].label).run()  # 8×8 digits: 1000 × 64
     _ok(at)
-    assert at.number_input(key="n_train").value == 1000 == datasets.CHOICES[2].n_train  # its own default size
+    assert at.number_input(key="n_train").value == 1000 == dataset_menu.CHOICES[2].n_train  # its own default size
     need = NTKInfluence(reg=1.0).estimate_fit_bytes(1000, 64)
     assert any(f"**{format_bytes(need)}** (for 1,000 points × 64 features)" in c.value for c in at.caption)

@@ -13,8 +13,9 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import streamlit as st
@@ -182,7 +183,7 @@ def get_experiment(config: ExperimentConfig, upload: bytes | None = None) -> Exp
 
 def _compute(config: ExperimentConfig, upload: bytes | None) -> Experiment:
     global FIT_COUNT
-    from ifexplorer.ui.datasets import load
+    from ifexplorer.ui.dataset_menu import load
 
     size = f"n = {config.n_train}" if config.n_train else "default split"
     with st.status(f"Preparing {config.dataset} ({size}, λ = {config.reg:g})…", expanded=True) as status:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .memory import host_available_bytes
+from ..memory import host_available_bytes
 
 # The loaders keep at most this fraction of the free memory for one dataset.
 MEMORY_FRACTION = 0.5

