@@ -32,7 +32,8 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
         return torch.device("cpu")
     if name == "cuda" or name.startswith("cuda:"):
         if not torch.cuda.is_available():
-            raise ValueError(f"device {device!r} was requested but CUDA is not available on this machine; use 'cpu' or 'auto'")
+            raise ValueError(f"device {device!r} was requested but CUDA is not available on this machine; "
+                             "use 'cpu' or 'auto'")
         return torch.device(name)
     raise ValueError(f"device must be one of {_DEVICE_CHOICES} or 'cuda:N'; got {device!r}")
 

@@ -31,5 +31,6 @@ def test_error_vs_density_bins_and_rank_correlation():
     err = 1 - dens / 100
     study = error_vs_density(err, dens, n_bins=4)
     np.testing.assert_array_equal(study.bin_counts, [25, 25, 25, 25])
-    np.testing.assert_allclose(study.bin_mean_error, [err[:25].mean(), err[25:50].mean(), err[50:75].mean(), err[75:].mean()])
+    quarters = [err[:25].mean(), err[25:50].mean(), err[50:75].mean(), err[75:].mean()]
+    np.testing.assert_allclose(study.bin_mean_error, quarters)
     assert study.spearman == pytest.approx(-1.0)

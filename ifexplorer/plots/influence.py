@@ -154,7 +154,8 @@ def classroom_fit_figure(x, y, theta, theta_eps, point: int, eps: float) -> go.F
     fig = blank_figure("The fit", "x", "y", height=340)
     fig.add_scatter(x=grid, y=theta[0] * grid + theta[1], mode="lines", name="fit (ε = 0)",
                     line=dict(color=GREY, dash="dash"))
-    fig.add_scatter(x=grid, y=theta_eps[0] * grid + theta_eps[1], mode="lines", name=f"point {point + 1} weighted 1 + ε",
+    fig.add_scatter(x=grid, y=theta_eps[0] * grid + theta_eps[1], mode="lines",
+                    name=f"point {point + 1} weighted 1 + ε",
                     line=dict(color=HELPFUL, width=3))
     colors = [FLIPPED if k == point else "black" for k in range(len(x))]
     fig.add_scatter(x=x, y=y, mode="markers+text", text=[f"  {k + 1}" for k in range(len(x))],
