@@ -309,8 +309,8 @@ def section7():
         S = (Z @ W0.T > 0).astype(float)
         return ((S * a)[:, :, None] * Z[:, None, :]).reshape(len(Z), -1) / np.sqrt(width)
 
-    J, Jt = jac(X), jac(Xt)
-    S, St = (X @ W0.T > 0).astype(float), (Xt @ W0.T > 0).astype(float)
+    J, _Jt = jac(X), jac(Xt)
+    S, _St = (X @ W0.T > 0).astype(float), (Xt @ W0.T > 0).astype(float)
     check("§7", "empirical NTK K = (x·x')·(1/w)Σ_r 1[w_r·x>0]1[w_r·x'>0] = J Jᵀ",
           rel(J @ J.T, (X @ X.T) * (S @ S.T) / width), 1e-13)
     # standard init (f₀ ≠ 0): the linearized minimizer is f₀ + k(x)ᵀQ(y − f₀(X))
@@ -428,7 +428,7 @@ def section11():
     rng = np.random.default_rng(9)
     n, m, lam, M = 120, 20, 0.05, 60
     X, Xt = unit_rows(rng, n, 8), unit_rows(rng, m, 8)
-    y, yt = np.sign(X[:, 0] + 0.3 * rng.normal(size=n)), np.sign(Xt[:, 0])
+    y, _yt = np.sign(X[:, 0] + 0.3 * rng.normal(size=n)), np.sign(Xt[:, 0])
     H, K = ntk(X, X), ntk(Xt, X)
     A = H + lam * np.eye(n)
     Q = np.linalg.inv(A)
