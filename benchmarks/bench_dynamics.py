@@ -57,10 +57,10 @@ def brute_force_one(model, i: int, x: torch.Tensor, t: float) -> torch.Tensor:
     A.diagonal().add_(model.reg_)
     mu, V = torch.linalg.eigh(A)
     beta = V @ (-torch.expm1(-mu * t) / mu * (V.T @ model.y_train_[keep, 0]))
-    return model._kernel(x, model.X_train_[keep]) @ beta
+    return torch.cat(list(model.kernel_blocks(x)))[:, keep] @ beta
 
 
-def bench(n: int, m: int, moves: int, n_brute: int, device: str, reg: float) -> dict:
+def bench(n: int, *, m: int, moves: int, n_brute: int, device: str, reg: float) -> dict:
     X, y = load_digits(n + m)
     model = NTKInfluence(reg, device=device).fit(X[:n], y[:n])
     dev = model.device_
@@ -76,7 +76,7 @@ def bench(n: int, m: int, moves: int, n_brute: int, device: str, reg: float) -> 
     model.at_time(times[0]).influence(Xt, yt)
     many = [timed(lambda t=t: model.at_time(t).influence(Xt, yt), dev) for t in times[1:4]]
     row["move_m"] = statistics.median(many)
-    x = model._inputs(Xt[:1])
+    x = model.check_inputs(Xt[:1])
     t_mid = float(np.sqrt(lo * hi))
     brute = [timed(lambda i=i: brute_force_one(model, i, x, t_mid), dev) for i in range(n_brute)]
     row["brute_i"] = statistics.mean(brute)
@@ -109,7 +109,7 @@ def main(argv=None) -> int:
         if n + args.test_points > 5000:
             print(f"n = {n}: only 5000 digits available for n + m", file=sys.stderr)
             continue
-        r = bench(n, args.test_points, args.moves, args.brute, args.device, args.reg)
+        r = bench(n, m=args.test_points, moves=args.moves, n_brute=args.brute, device=args.device, reg=args.reg)
         print(f"{r['n']:>6} {r['eigh']:>8.2f} {1e3 * r['move_1']:>13.1f} {r['move_m']:>13.2f} {r['brute_i']:>10.2f} "
               f"{r['brute_all']:>12.0f} {r['speedup']:>10.2e} {r['gemm']:>10.2f} {r['max_rel_err']:>12.1e}", flush=True)
     return 0

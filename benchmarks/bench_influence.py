@@ -76,10 +76,12 @@ def main() -> None:
         print(json.dumps(measure(args.one, args.m, args.brute_refits, args.device)))
         return
     print(f"device: {device_label(args.device)}; λ = {REG}; C = 10 outputs; medians of 3")
-    print(f"{'n':>6} {'m':>5} {'fit+influence s':>16} {'n³ GEMM s':>10} {'ratio':>6} {'brute force s':>14} {'speed-up':>9} {'peak GB':>8}")
+    print(f"{'n':>6} {'m':>5} {'fit+influence s':>16} {'n³ GEMM s':>10} {'ratio':>6} {'brute force s':>14} "
+          f"{'speed-up':>9} {'peak GB':>8}")
     for n in args.sizes:
-        out = subprocess.run([sys.executable, __file__, "--one", str(n), "--m", str(args.m), "--brute-refits",
-                              str(args.brute_refits), "--device", args.device], capture_output=True, text=True, check=True)
+        command = [sys.executable, __file__, "--one", str(n), "--m", str(args.m), "--brute-refits",
+                   str(args.brute_refits), "--device", args.device]
+        out = subprocess.run(command, capture_output=True, text=True, check=True)
         r = json.loads(out.stdout.strip().splitlines()[-1])
         print(f"{r['n']:>6} {r['m']:>5} {r['seconds']:>16.3f} {r['gemm']:>10.3f} {r['seconds'] / r['gemm']:>6.2f} "
               f"{r['brute']:>14.1f} {r['brute'] / r['seconds']:>9.0f} {r['peak_gb']:>8.2f}")

@@ -8,7 +8,10 @@ leave-one-out log-density, which is exactly the quantity returned.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
+import torch
 from scipy.special import logsumexp
 from sklearn.decomposition import PCA
 
@@ -27,8 +30,6 @@ def log_density(X, n_components: int = 10, bandwidth="cv", seed: int = 0) -> np.
 
 def reduce_features(X, n_components: int = 10, seed: int = 0) -> np.ndarray:
     """PCA projection of X (n, d) to (n, k), k = min(n_components, n − 1, d)."""
-    import torch
-
     X = as_matrix(X, "X", torch.device("cpu"), torch.float64, nonzero_rows=False).numpy()
     if X.shape[0] < 3:
         raise ValueError(f"a density estimate needs at least 3 points; got {X.shape[0]}")
@@ -57,7 +58,10 @@ def choose_bandwidth(sq_dist: np.ndarray, Z: np.ndarray, bandwidth="cv") -> floa
             scores = [np.mean(_loo_log_density(sq_dist, h, k)) for h in grid]
             return float(grid[int(np.argmax(scores))])
         raise ValueError(f"bandwidth must be 'cv', 'scott' or a positive number; got {bandwidth!r}")
-    h = float(bandwidth)
+    try:
+        h = float(bandwidth)
+    except (TypeError, ValueError):
+        h = math.nan
     if not np.isfinite(h) or h <= 0:
         raise ValueError(f"bandwidth must be a positive number; got {bandwidth!r}")
     return h

@@ -21,8 +21,8 @@ from __future__ import annotations
 import hashlib
 import math
 import numbers
-import weakref
 from collections import OrderedDict
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import torch
@@ -49,14 +49,15 @@ def check_time(t) -> float:
 
 
 class Spectral:
-    """What every t shares, cached per fitted model: μ (n,), V (n, n), ŷ = Vᵀy (n, C), V∘V (lazy) and
-    Vᵀk(X) for recently seen test sets (LRU, U_CACHE_BYTES)."""
+    """What every t shares, built and kept by the fitted model (NTKInfluence.spectral): μ (n,), V (n, n),
+    ŷ = Vᵀy (n, C), V∘V (lazy), the resolvent data of recent times and Vᵀk(X) of recent test sets
+    (LRU caches of POLES_CACHE_BYTES and U_CACHE_BYTES). It holds no reference to the model, so the
+    model's cache of it forms no reference cycle."""
 
-    def __init__(self, model, eig):
-        # a weak reference: the cache lives on the model, and must not keep the model alive
-        self._model, self.eig = weakref.ref(model), eig
+    def __init__(self, eig: tuple[torch.Tensor, torch.Tensor], y_train: torch.Tensor, reg: float):
         self.mu, self.V = eig
-        self.yhat = self.V.T @ model.y_train_
+        self.reg = reg
+        self.yhat = self.V.T @ y_train
         self.mu_np = self.mu.cpu().numpy()
         self._vv = None
         self._u_cache: OrderedDict = OrderedDict()
@@ -64,23 +65,20 @@ class Spectral:
         self._poles: OrderedDict = OrderedDict()
         self._poles_bytes = 0
 
-    @property
-    def model(self):
-        return self._model()
-
-    def poles(self, t: float, U: torch.Tensor | None = None) -> _Poles:
-        """The resolvent data at time t (LRU cache of POLES_CACHE_BYTES: revisiting a time is cheap).
-        U: test rows to push through the same product when the time is new (see _Poles)."""
+    def poles(self, t: float, U: torch.Tensor | None = None) -> tuple[_Poles, torch.Tensor | None]:
+        """The resolvent data at time t (LRU cache: revisiting a time is cheap), and (G_j k)_i (n, b, P)
+        for test rows U = k(X)ᵀV (b, n) when the time is new and U was given: they ride along the same
+        pass over V as G_j y. Otherwise (cached time or no U) the second item is None."""
         if t in self._poles:
             self._poles.move_to_end(t)
-            return self._poles[t]
-        entry = _Poles(self, t, U)
+            return self._poles[t], None
+        entry, gk = _Poles.compute(self, t, U)
         self._poles[t] = entry
         self._poles_bytes += entry.nbytes
         while self._poles_bytes > POLES_CACHE_BYTES and len(self._poles) > 1:
             _, old = self._poles.popitem(last=False)
             self._poles_bytes -= old.nbytes
-        return entry
+        return entry, gk
 
     @property
     def VV(self) -> torch.Tensor:
@@ -94,13 +92,15 @@ class Spectral:
         p = torch.as_tensor(phi, dtype=self.V.dtype, device=self.V.device)
         return p[..., None] * (self.yhat if p.ndim == 1 else self.yhat[:, None, :])
 
-    def projected_kernel(self, Xt: torch.Tensor) -> torch.Tensor:
-        """U = k(X)ᵀ V (m, n) for test inputs Xt (m, d); cached by content."""
+    def projected_kernel(self, Xt: torch.Tensor, kernel_blocks: Callable[[torch.Tensor], Iterable[torch.Tensor]]
+                         ) -> torch.Tensor:
+        """U = k(X)ᵀ V (m, n) for checked test inputs Xt (m, d), cached by content. kernel_blocks: the
+        owning model's NTKInfluence.kernel_blocks, called on a cache miss."""
         key = (tuple(Xt.shape), hashlib.blake2b(Xt.detach().cpu().numpy().tobytes(), digest_size=16).hexdigest())
         if key in self._u_cache:
             self._u_cache.move_to_end(key)
             return self._u_cache[key]
-        U = torch.cat([K @ self.V for K in self.model._kernel_blocks(Xt)])
+        U = torch.cat([K @ self.V for K in kernel_blocks(Xt)])
         size = U.numel() * U.element_size()
         if size <= U_CACHE_BYTES:
             self._u_cache[key] = U
@@ -111,62 +111,55 @@ class Spectral:
         return U
 
 
-def spectral(model, progress=None) -> Spectral:
-    """The cached Spectral of a fitted model (eigendecomposition on first use; progress(fraction,
-    message) is forwarded to it). Rebuilt when the model is refitted."""
-    eig = model.eigendecomposition(progress)
-    entry = getattr(model, "_spectral_cache", None)
-    if entry is None or entry.eig is not eig:
-        entry = Spectral(model, eig)
-        model._spectral_cache = entry
-    return entry
+def _by_pole(P: int, b: int, C: int) -> bool:
+    """Whether b test rows are cheaper through (G_j k) per pole (4P·b n² flops) than by rows
+    (C(4P + 2b) n² flops), for P poles and C outputs."""
+    return 2 * P * b <= C * (2 * P + b)
 
 
 class _Poles:
     """Per-t resolvent data for the leave-one-out correction (n training points, P poles, C outputs):
     R (n, P) = 1/(μ − z_j) = t/(μt − s_j); dG (n, P) = diag(G_j); E (n, P, C) = w_j (G_j y)_i / (G_j)_ii."""
 
-    def __init__(self, sp: Spectral, t: float, U: torch.Tensor | None = None):
-        """With test rows U = k(X)ᵀV (b, n), (G_j k)_i for them is pushed through the same product with
-        V as G_j y (one pass over V instead of two) and kept in self.first_gk (n, b, P)."""
+    def __init__(self, R: torch.Tensor, dG: torch.Tensor, E: torch.Tensor):
+        self.R, self.dG, self.E = R, dG, E
+        self.P = R.shape[1]
+        self.dG_self = None
+        self.nbytes = sum(x.numel() * x.element_size() for x in (R, dG, E))
+
+    @classmethod
+    def compute(cls, sp: Spectral, t: float, U: torch.Tensor | None = None) -> tuple[_Poles, torch.Tensor | None]:
+        """The data at time t > 0, and for test rows U = k(X)ᵀV (b, n) their (G_j k)_i (n, b, P), pushed
+        through the same product with V as G_j y (one pass over V instead of two); None without U."""
         rs = phi_resolvents()
         V = sp.V
         cdtype = torch.complex128 if V.dtype == torch.float64 else torch.complex64
         s = torch.as_tensor(rs.poles, dtype=cdtype, device=V.device)
         w = torch.as_tensor(rs.weights, dtype=cdtype, device=V.device)
-        self.R = t / (sp.mu[:, None].to(cdtype) * t - s[None, :])
-        self.P = self.R.shape[1]
-        self.dG = _real_matmul(sp.VV, self.R)
-        self.dG_self = None
+        R = t / (sp.mu[:, None].to(cdtype) * t - s[None, :])
+        P = R.shape[1]
+        dG = _real_matmul(sp.VV, R)
         n, C = sp.yhat.shape
         b = 0 if U is None else U.shape[0]
-        cols = [(sp.yhat[:, None, :] * self.R[:, :, None]).reshape(n, -1)]
+        cols = [(sp.yhat[:, None, :] * R[:, :, None]).reshape(n, -1)]
         if b:
-            cols.append((U.T[:, :, None] * self.R[:, None, :]).reshape(n, b * self.P))
+            cols.append((U.T[:, :, None] * R[:, None, :]).reshape(n, b * P))
         prod = _real_matmul(V, torch.cat(cols, dim=1))
-        Gy = prod[:, : self.P * C].reshape(n, self.P, C)
-        self.first_gk = prod[:, self.P * C:].reshape(n, b, self.P) if b else None
-        self.E = w[None, :, None] * Gy / self.dG[:, :, None]
-        self._sp = sp
-        self.nbytes = sum(x.numel() * x.element_size() for x in (self.R, self.dG, self.E))
+        Gy = prod[:, : P * C].reshape(n, P, C)
+        gk = prod[:, P * C:].reshape(n, b, P) if b else None
+        return cls(R, dG, w[None, :, None] * Gy / dG[:, :, None]), gk
 
-    def self_diag(self) -> torch.Tensor:
+    def self_diag(self, sp: Spectral) -> torch.Tensor:
         """(G_j h_i)_i = ((V∘V)((μ − λ)/(μ − z_j)))_i, (n, P)."""
         if self.dG_self is None:
-            sp = self._sp
-            h = (sp.mu - sp.model.reg_).to(self.R.dtype)
+            h = (sp.mu - sp.reg).to(self.R.dtype)
             self.dG_self = _real_matmul(sp.VV, h[:, None] * self.R)
         return self.dG_self
-
-    def by_pole(self, b: int) -> bool:
-        """Whether b test rows are cheaper through (G_j k) per pole (4P·b n² flops) than by rows
-        (C(4P + 2b) n² flops)."""
-        return 2 * self.P * b <= self.E.shape[2] * (2 * self.P + b)
 
     def delta(self, sp: Spectral, U: torch.Tensor, gk: torch.Tensor | None = None) -> torch.Tensor:
         """Δ (b, n, C) = f_t(x) − f_t⁻ⁱ(x) for test rows with U = k(X)ᵀV (b, n); gk = their (G_j k)_i
         (n, b, P) when already computed."""
-        if gk is None and not self.by_pole(U.shape[0]):
+        if gk is None and not _by_pole(self.P, U.shape[0], self.E.shape[2]):
             return self._delta_by_row(sp, U)
         if gk is None:
             # (G_j k)_i for every test row and pole: V @ (Vᵀk ∘ R_j), real and imaginary parts in one product.
@@ -211,7 +204,7 @@ class TimeView:
     FINAL_REG_TIME = 800.0  # e^(−800) < 1e-347: below float64's smallest subnormal
 
     def __init__(self, model, t):
-        model._check_fitted()
+        model.check_fitted()
         self._model, self._fit_count = model, getattr(model, "fit_count_", 0)
         self.t = check_time(t) + 0.0  # + 0.0 turns −0.0 into 0.0
         self._beta = None
@@ -237,34 +230,33 @@ class TimeView:
         """f_t(x) = k(x)ᵀβ(t). X (m, d) -> (m,) or (m, C)."""
         if self.is_final:
             return self.model.predict(X)
-        Xt = self.model._inputs(X)
-        return self.model._out(self._f(Xt))
+        return self.model.to_output(self._f(self.model.check_inputs(X)))
 
     def train_predictions(self) -> np.ndarray:
         """f_t on the training set, Hβ(t) = V((μ − λ) φ_t(μ) ∘ ŷ). (n,) or (n, C)."""
         if self.is_final:
             return self.model.train_predictions()
-        return self.model._out(self._f_train())
+        return self.model.to_output(self._f_train())
 
     def loo_predictions(self, X) -> np.ndarray:
         """f_t⁻ⁱ(x) for every test x and left-out i: (m, n) or (m, n, C)."""
         if self.is_final:
             return self.model.loo_predictions(X)
         m = self.model
-        Xt = m._inputs(X)
-        out = m._host_output((Xt.shape[0], m.n_train_, m.n_outputs_), "leave-one-out predictions")
+        Xt = m.check_inputs(X)
+        out = m.output_buffer((Xt.shape[0], m.n_train_, m.n_outputs_), "leave-one-out predictions")
         for rows, f, delta in self._blocks(Xt):
             out[rows] = (f[:, None, :] - delta).cpu().numpy()
-        return out[..., 0] if m._squeeze else out
+        return m.to_output(out)
 
     def influence(self, X, y) -> np.ndarray:
         """I_t(i, x) = ½‖f_t⁻ⁱ(x) − y_x‖² − ½‖f_t(x) − y_x‖². (m, n); > 0 = helpful."""
         if self.is_final:
             return self.model.influence(X, y)
         m = self.model
-        Xt = m._inputs(X)
-        yt = m._test_targets(y, Xt.shape[0])
-        out = m._host_output((Xt.shape[0], m.n_train_), "the influence matrix")
+        Xt = m.check_inputs(X)
+        yt = m.check_targets(y, Xt.shape[0])
+        out = m.output_buffer((Xt.shape[0], m.n_train_), "the influence matrix")
         for rows, f, delta in self._blocks(Xt):
             r = f - yt[rows]  # (b, C)
             out[rows] = (delta * (0.5 * delta - r[:, None, :])).sum(dim=2).cpu().numpy()
@@ -272,7 +264,7 @@ class TimeView:
 
     def top_influences(self, x, y, k: int = 10) -> TopInfluences:
         """The k most helpful and k most harmful training points at time t for one test point x (d,)."""
-        Xt = self.model._inputs(x)
+        Xt = self.model.check_inputs(x)
         if Xt.shape[0] != 1:
             raise ValueError(f"top_influences takes one test point; got {Xt.shape[0]}")
         return top_influences(self.influence(Xt, np.reshape(np.asarray(y, dtype=np.float64), (1, -1)))[0], k)
@@ -283,7 +275,7 @@ class TimeView:
         if self.is_final:
             return self.model.loo_residuals()
         resid, delta = self._self_terms()
-        return self.model._out(resid + delta)
+        return self.model.to_output(resid + delta)
 
     def self_influence(self) -> np.ndarray:
         """I_t(i, x_i) = ½‖y_i − f_t⁻ⁱ(x_i)‖² − ½‖y_i − f_t(x_i)‖². (n,)."""
@@ -294,51 +286,50 @@ class TimeView:
 
     # -------------------------------------------------------------------------------- internals
     def _spectral(self) -> Spectral:
-        return spectral(self.model)
-
-    def _phi(self, sp: Spectral) -> np.ndarray:
-        return phi_exact(sp.mu_np, self.t)
+        return self.model.spectral()
 
     def _coefficients(self) -> torch.Tensor:
         """φ_t ∘ ŷ (n, C)."""
         if self._beta is None:
             sp = self._spectral()
-            self._beta = sp.coefficients(self._phi(sp))
+            self._beta = sp.coefficients(phi_exact(sp.mu_np, self.t))
         return self._beta
 
     def _f(self, Xt: torch.Tensor) -> torch.Tensor:
         if self.t == 0:
-            return torch.zeros((Xt.shape[0], self.model.n_outputs_), dtype=self.model.dtype_, device=self.model.device_)
-        return self._spectral().projected_kernel(Xt) @ self._coefficients()
+            return self._zeros(Xt.shape[0])
+        return self._spectral().projected_kernel(Xt, self.model.kernel_blocks) @ self._coefficients()
 
     def _f_train(self) -> torch.Tensor:
         sp = self._spectral()
-        return sp.V @ ((sp.mu - self.model.reg_)[:, None] * self._coefficients())
+        return sp.V @ ((sp.mu - sp.reg)[:, None] * self._coefficients())
 
-    def _pole_data(self, U: torch.Tensor | None = None) -> _Poles:
+    def _zeros(self, *shape: int) -> torch.Tensor:
+        """Zeros (*shape, C) in the model's dtype and on its device."""
+        m = self.model
+        return torch.zeros((*shape, m.n_outputs_), dtype=m.dtype_, device=m.device_)
+
+    def _pole_data(self, U: torch.Tensor | None = None) -> tuple[_Poles, torch.Tensor | None]:
+        """This time's resolvent data, and (G_j k)_i for the rows U when they rode along its first
+        computation (else None; see Spectral.poles)."""
+        gk = None
         if self._poles is None:
-            self._poles = self._spectral().poles(self.t, U)
-        return self._poles
+            self._poles, gk = self._spectral().poles(self.t, U)
+        return self._poles, gk
 
     def _blocks(self, Xt: torch.Tensor):
         """Yield (row slice, f_t (b, C), Δ (b, n, C)) over blocks of test rows."""
         m = self.model
         if self.t == 0:
-            zeros = torch.zeros((Xt.shape[0], m.n_outputs_), dtype=m.dtype_, device=m.device_)
             for start in range(0, Xt.shape[0], ROW_BLOCK):
                 b = min(ROW_BLOCK, Xt.shape[0] - start)
-                yield slice(start, start + b), zeros[:b], torch.zeros((b, m.n_train_, m.n_outputs_), dtype=m.dtype_,
-                                                                      device=m.device_)
+                yield slice(start, start + b), self._zeros(b), self._zeros(b, m.n_train_)
             return
         sp = self._spectral()
-        U = sp.projected_kernel(Xt)
+        U = sp.projected_kernel(Xt, m.kernel_blocks)
         coef = self._coefficients()
-        fresh = self._poles is None and self.t not in sp._poles
-        P, b, C = len(phi_resolvents().poles), Xt.shape[0], m.n_outputs_
-        first = U if fresh and 2 * P * b <= C * (2 * P + b) else None  # share the pass over V with G_j y
-        poles = self._pole_data(first)
-        gk = poles.first_gk if first is not None and poles.first_gk is not None else None
-        poles.first_gk = None
+        share = _by_pole(len(phi_resolvents().poles), Xt.shape[0], m.n_outputs_)
+        poles, gk = self._pole_data(U if share else None)
         block = max(1, min(Xt.shape[0], (64 * 2 ** 20) // (8 * m.n_train_ * m.n_outputs_)))
         for start in range(0, Xt.shape[0], block):
             Ub = U[start:start + block]
@@ -350,6 +341,6 @@ class TimeView:
         m = self.model
         if self.t == 0:
             return m.y_train_.clone(), torch.zeros_like(m.y_train_)
-        poles = self._pole_data()
-        delta = (poles.self_diag()[:, :, None] * poles.E).real.sum(dim=1)
+        poles, _ = self._pole_data()
+        delta = (poles.self_diag(self._spectral())[:, :, None] * poles.E).real.sum(dim=1)
         return m.y_train_ - self._f_train(), delta

@@ -11,12 +11,14 @@ diag(Q) is the squared column norms of L⁻¹; Q itself is never formed.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import torch
 
 from ._checks import as_matrix, as_targets, check_positive
 from .device import check_fits, resolve_device, resolve_dtype
-from .dynamics import TimeView
+from .dynamics import Spectral, TimeView
 from .kernels import DEFAULT_BLOCK_ROWS, ntk_two_layer
 from .results import ErrorBounds, Progress, TopInfluences, no_progress, top_influences
 
@@ -36,6 +38,10 @@ class NTKInfluence:
 
     Learned attributes (after fit): ``X_train_`` (n, d), ``y_train_`` (n, C) tensors, ``kernel_train_`` H
     (n, n), ``cholesky_`` L (n, n), ``alpha_`` (n, C), ``q_diag_`` diag(Q) (n,), ``n_outputs_`` C.
+
+    The methods under "interface for the time views and the studies" (check_fitted, check_inputs,
+    check_targets, kernel_blocks, output_buffer, to_output, spectral) are public so that dynamics.py and
+    ifexplorer.experiments need no private attributes; they are not part of the stable API.
     """
 
     def __init__(self, reg: float = 1e-3, device: str = "auto", dtype=None, kernel=None):
@@ -59,7 +65,7 @@ class NTKInfluence:
             raise ValueError(f"need at least 2 training points; got {n}")
         y, self._squeeze = as_targets(y_train, n, "y_train", self.device_, self.dtype_)
         self.estimate_fit_bytes(n, X.shape[1], check=True)
-        self._eigh_cache = self._spectrum = self._spectral_cache = None
+        self._eigh_cache = self._spectrum = self._spectral = None  # caches of the previous fit
         self.fit_count_ = getattr(self, "fit_count_", 0) + 1  # views made by at_time() check it
 
         progress(0.0, f"Computing the {n}×{n} NTK")
@@ -95,26 +101,22 @@ class NTKInfluence:
     # ------------------------------------------------------------------------------ predictions
     def predict(self, X) -> np.ndarray:
         """NTK predictor f(x) = k(x)ᵀα. X (m, d) -> (m,) or (m, C)."""
-        self._check_fitted()
-        Xt = self._inputs(X)
-        f = torch.cat([K @ self.alpha_ for K in self._kernel_blocks(Xt)])
-        return self._out(f)
+        Xt = self.check_inputs(X)
+        return self.to_output(torch.cat([K @ self.alpha_ for K in self.kernel_blocks(Xt)]))
 
     def train_predictions(self) -> np.ndarray:
         """f on the training set, = y − λα. (n,) or (n, C)."""
-        self._check_fitted()
-        return self._out(self.y_train_ - self.reg_ * self.alpha_)
+        self.check_fitted()
+        return self.to_output(self.y_train_ - self.reg_ * self.alpha_)
 
     def loo_predictions(self, X) -> np.ndarray:
         """f⁻ⁱ(x) for every test x and every left-out i: (m, n) or (m, n, C)."""
-        self._check_fitted()
-        Xt = self._inputs(X)
-        C, n = self.n_outputs_, self.n_train_
-        out = self._host_output((Xt.shape[0], n, C), "leave-one-out predictions")
+        Xt = self.check_inputs(X)
+        out = self.output_buffer((Xt.shape[0], self.n_train_, self.n_outputs_), "leave-one-out predictions")
         for rows, f, KQ in self._loo_blocks(Xt):
             d = KQ / self.q_diag_
             out[rows] = (f[:, None, :] - d[:, :, None] * self.alpha_[None, :, :]).cpu().numpy()
-        return out[..., 0] if self._squeeze else out
+        return self.to_output(out)
 
     def influence(self, X, y) -> np.ndarray:
         """Exact influence I(i, x) = ℓ(f⁻ⁱ(x), y_x) − ℓ(f(x), y_x), ℓ = ½‖·‖². (m, n); > 0 = helpful."""
@@ -127,7 +129,7 @@ class NTKInfluence:
 
     def top_influences(self, x, y, k: int = 10) -> TopInfluences:
         """The k most helpful and k most harmful training points for one test point x (d,) with target y."""
-        Xt = self._inputs(x)
+        Xt = self.check_inputs(x)
         if Xt.shape[0] != 1:
             raise ValueError(f"top_influences takes one test point; got {Xt.shape[0]}")
         return top_influences(self.influence(Xt, np.reshape(np.asarray(y, dtype=np.float64), (1, -1)))[0], k)
@@ -135,44 +137,45 @@ class NTKInfluence:
     # ------------------------------------------------------------------ per-training-point scores
     def loo_residuals(self) -> np.ndarray:
         """y_i − f⁻ⁱ(x_i) = α_i / Q_ii: the error on i of the model trained without it. (n,) or (n, C)."""
-        self._check_fitted()
-        return self._out(self.alpha_ / self.q_diag_[:, None])
+        self.check_fitted()
+        return self.to_output(self.alpha_ / self.q_diag_[:, None])
 
     def self_influence(self) -> np.ndarray:
         """I(i, x_i): how much i's own loss grows when i is removed,
         ½‖α_i/Q_ii‖² − ½‖λα_i‖² ≥ 0. Large values flag mislabeled or atypical points. (n,)."""
-        self._check_fitted()
+        self.check_fitted()
         sq = self.alpha_.square().sum(dim=1)
         s2 = (1.0 / self.q_diag_ - self.reg_).clamp_min(0.0)  # s_i² ≥ 0 exactly; rounding can dip below
         return (0.5 * sq * s2 * (1.0 / self.q_diag_ + self.reg_)).cpu().numpy()
 
     def complexity(self) -> np.ndarray:
         """RKHS-norm increment due to i (paper eq. 19): yᵀQy − y₋ᵢᵀ(H₋ᵢ + λI)⁻¹y₋ᵢ = ‖α_i‖²/Q_ii. (n,)."""
-        self._check_fitted()
+        self.check_fitted()
         return (self.alpha_.square().sum(dim=1) / self.q_diag_).cpu().numpy()
 
     def posterior_variance(self) -> np.ndarray:
         """s_i² = H_ii − h_iᵀ(H₋ᵢ + λI)⁻¹h_i = 1/Q_ii − λ: small in dense regions. (n,)."""
-        self._check_fitted()
+        self.check_fitted()
         return (1.0 / self.q_diag_ - self.reg_).cpu().numpy()
 
     def ihvp_error(self) -> np.ndarray:
         """Relative error of the IHVP output change for point i, e_i = 1 − λQ_ii (= leverage). (n,)."""
-        self._check_fitted()
+        self.check_fitted()
         return (1.0 - self.reg_ * self.q_diag_).cpu().numpy()
 
     def ihvp_error_bounds(self) -> ErrorBounds:
         """Theorem 3's bounds on e_i from the extreme eigenvalues of H."""
         lo, hi = self.kernel_spectrum()
-        return ErrorBounds(lo / (self.reg_ + lo), hi / (self.reg_ + hi), lo, hi)
+        return ErrorBounds(lower=lo / (self.reg_ + lo), upper=hi / (self.reg_ + hi), eigenvalue_min=lo,
+                           eigenvalue_max=hi)
 
     def kernel_spectrum(self) -> tuple[float, float]:
         """(λ_min(H), λ_max(H)); computed once (eigvalsh) unless the eigendecomposition is cached."""
-        self._check_fitted()
+        self.check_fitted()
         if self._eigh_cache is not None:
             mu = self._eigh_cache[0]
         else:
-            if getattr(self, "_spectrum", None) is None:
+            if self._spectrum is None:
                 self._check_square_buffers(2, "The kernel's extreme eigenvalues")
                 self._spectrum = torch.linalg.eigvalsh(self.kernel_train_) + self.reg_
             mu = self._spectrum
@@ -181,7 +184,7 @@ class NTKInfluence:
     # --------------------------------------------------------------------------- training time
     def eigendecomposition(self, progress: Progress | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """A = H + λI = V diag(μ) Vᵀ, computed once and cached. Returns (μ (n,), V (n, n)) tensors."""
-        self._check_fitted()
+        self.check_fitted()
         if self._eigh_cache is None:
             progress = progress or no_progress
             self._check_square_buffers(5, "The eigendecomposition for training-time queries")
@@ -192,51 +195,79 @@ class NTKInfluence:
             progress(1.0, "Done")
         return self._eigh_cache
 
-    def _check_square_buffers(self, count: int, what: str) -> None:
-        """Refuse (InsufficientMemoryError) before allocating `count` more n × n arrays on the device."""
-        itemsize = torch.finfo(self.dtype_).bits // 8
-        check_fits(count * self.n_train_ ** 2 * itemsize, self.device_, what + f" on {self.n_train_} training points")
-
     def at_time(self, t: float):
         """The gradient-flow state at time t (MATH §6): a view with predict / loo_predictions /
         influence / self_influence / top_influences. t = inf is the fitted model itself."""
-        self._check_fitted()
+        self.check_fitted()
         return TimeView(self, t)
+
+    # ---------------------------------------------------- interface for the time views and the studies
+    def check_fitted(self) -> None:
+        """ValueError unless fit has been called."""
+        if not hasattr(self, "alpha_"):
+            raise ValueError("this NTKInfluence is not fitted yet; call fit(X_train, y_train) first")
+
+    def check_inputs(self, X) -> torch.Tensor:
+        """Test inputs X (m, d) or one point (d,) as a (m, d) tensor on the model's device and dtype;
+        ValueError if the model is not fitted or X is not finite, nonzero rows of the training width d."""
+        self.check_fitted()
+        Xt = as_matrix(X, "X", self.device_, self.dtype_)
+        if Xt.shape[1] != self.X_train_.shape[1]:
+            raise ValueError(f"X has {Xt.shape[1]} features but the model was fitted on {self.X_train_.shape[1]}")
+        return Xt
+
+    def check_targets(self, y, m: int) -> torch.Tensor:
+        """Test targets y (m,) or (m, C) as a (m, C) tensor; ValueError unless there are m rows of C outputs."""
+        yt, _ = as_targets(y, m, "y_test", self.device_, self.dtype_)
+        if yt.shape[1] != self.n_outputs_:
+            raise ValueError(f"y_test has {yt.shape[1]} output(s) per point; the model has {self.n_outputs_}")
+        return yt
+
+    def kernel_blocks(self, Xt: torch.Tensor) -> Iterator[torch.Tensor]:
+        """k(X)ᵀ = H(X, X_train) in blocks (b, n) of at most TEST_BLOCK_ROWS rows, for checked inputs Xt (m, d)."""
+        for start in range(0, Xt.shape[0], TEST_BLOCK_ROWS):
+            yield self._kernel(Xt[start:start + TEST_BLOCK_ROWS], self.X_train_)
+
+    def output_buffer(self, shape: tuple[int, ...], what: str) -> np.ndarray:
+        """An empty float64 host array of `shape` for a result computed TEST_BLOCK_ROWS test rows at a
+        time; InsufficientMemoryError (naming `what`) if it or the per-block temporaries do not fit."""
+        nbytes = int(np.prod(shape)) * 8
+        check_fits(nbytes + 3 * TEST_BLOCK_ROWS * self.n_train_ * 8, torch.device("cpu"), f"Returning {what} {shape}")
+        if self.device_.type == "cuda":
+            check_fits(3 * TEST_BLOCK_ROWS * self.n_train_ * (torch.finfo(self.dtype_).bits // 8),
+                       self.device_, f"Computing {what}")
+        return np.empty(shape, dtype=np.float64)
+
+    def to_output(self, values: torch.Tensor | np.ndarray) -> np.ndarray:
+        """A result (..., C) as a float64 numpy array; the trailing output axis is dropped when the model
+        was fitted on 1-D targets y (n,), so outputs have the shape of the targets."""
+        if isinstance(values, torch.Tensor):
+            values = values.detach().to("cpu", torch.float64).numpy()
+        return values[..., 0] if self._squeeze and values.ndim >= 2 and values.shape[-1] == 1 else values
+
+    def spectral(self, progress: Progress | None = None) -> Spectral:
+        """What every training time shares (dynamics.Spectral: μ, V, ŷ = Vᵀy and its caches), built on
+        the cached eigendecomposition (progress is forwarded to it) and kept until the next fit."""
+        eig = self.eigendecomposition(progress)
+        if self._spectral is None:
+            self._spectral = Spectral(eig, self.y_train_, self.reg_)
+        return self._spectral
 
     # -------------------------------------------------------------------------------- internals
     def _kernel(self, X1: torch.Tensor, X2: torch.Tensor | None) -> torch.Tensor:
         fn = self.kernel or ntk_two_layer
         return fn(X1, X2)
 
-    def _inputs(self, X) -> torch.Tensor:
-        self._check_fitted()
-        Xt = as_matrix(X, "X", self.device_, self.dtype_)
-        if Xt.shape[1] != self.X_train_.shape[1]:
-            raise ValueError(f"X has {Xt.shape[1]} features but the model was fitted on {self.X_train_.shape[1]}")
-        return Xt
-
-    def _test_targets(self, y, m: int) -> torch.Tensor:
-        yt, squeeze = as_targets(y, m, "y_test", self.device_, self.dtype_)
-        if yt.shape[1] != self.n_outputs_:
-            raise ValueError(f"y_test has {yt.shape[1]} output(s) per point; the model has {self.n_outputs_}")
-        return yt
-
-    def _kernel_blocks(self, Xt: torch.Tensor):
-        """Yield k(X)ᵀ blocks (b, n) over the test rows."""
-        for start in range(0, Xt.shape[0], TEST_BLOCK_ROWS):
-            yield self._kernel(Xt[start:start + TEST_BLOCK_ROWS], self.X_train_)
-
     def _loo_blocks(self, Xt: torch.Tensor):
         """Yield (row slice, f (b, C), k(x)ᵀQ (b, n)) over blocks of test rows."""
-        for start, K in zip(range(0, Xt.shape[0], TEST_BLOCK_ROWS), self._kernel_blocks(Xt)):
+        for start, K in zip(range(0, Xt.shape[0], TEST_BLOCK_ROWS), self.kernel_blocks(Xt)):
             KQ = torch.cholesky_solve(K.T, self.cholesky_).T
             yield slice(start, start + K.shape[0]), K @ self.alpha_, KQ
 
     def _influence_matrix(self, X, y, exact: bool) -> np.ndarray:
-        self._check_fitted()
-        Xt = self._inputs(X)
-        yt = self._test_targets(y, Xt.shape[0])
-        out = self._host_output((Xt.shape[0], self.n_train_), "the influence matrix")
+        Xt = self.check_inputs(X)
+        yt = self.check_targets(y, Xt.shape[0])
+        out = self.output_buffer((Xt.shape[0], self.n_train_), "the influence matrix")
         alpha_sq = self.alpha_.square().sum(dim=1)
         for rows, f, KQ in self._loo_blocks(Xt):
             r_dot_alpha = (f - yt[rows]) @ self.alpha_.T  # (b, n): (f(x) − y_x)ᵀ α_i
@@ -249,21 +280,10 @@ class NTKInfluence:
             out[rows] = block.cpu().numpy()
         return out
 
-    def _host_output(self, shape, what: str) -> np.ndarray:
-        nbytes = int(np.prod(shape)) * 8
-        check_fits(nbytes + 3 * TEST_BLOCK_ROWS * self.n_train_ * 8, torch.device("cpu"), f"Returning {what} {shape}")
-        if self.device_.type == "cuda":
-            check_fits(3 * TEST_BLOCK_ROWS * self.n_train_ * (torch.finfo(self.dtype_).bits // 8),
-                       self.device_, f"Computing {what}")
-        return np.empty(shape, dtype=np.float64)
-
-    def _out(self, t: torch.Tensor) -> np.ndarray:
-        arr = t.detach().to("cpu", torch.float64).numpy()
-        return arr[..., 0] if self._squeeze and arr.ndim >= 2 and arr.shape[-1] == 1 else arr
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "alpha_"):
-            raise ValueError("this NTKInfluence is not fitted yet; call fit(X_train, y_train) first")
+    def _check_square_buffers(self, count: int, what: str) -> None:
+        """Refuse (InsufficientMemoryError) before allocating `count` more n × n arrays on the device."""
+        itemsize = torch.finfo(self.dtype_).bits // 8
+        check_fits(count * self.n_train_ ** 2 * itemsize, self.device_, what + f" on {self.n_train_} training points")
 
 
 def _inverse_diagonal(L: torch.Tensor) -> torch.Tensor:

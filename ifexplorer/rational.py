@@ -92,16 +92,12 @@ def cf_exponential(n: int = CF_DEGREE, K: int = 75, nf: int = 1024) -> tuple[np.
 def phi_resolvents(n: int = CF_DEGREE) -> ResolventSum:
     """ψ(s) = (1 − e^{−s})/s ≈ Re Σ_j w_j/(s − s_j): CF poles of e^{−s} (s_k = −z_k), weights −c_k/s_k
     (the constant shift that makes the approximant of e^{−s} exact at s = 0), one pole per conjugate
-    pair with doubled weight (real poles, for odd n, keep weight 1)."""
+    pair with doubled weight. n must be even (for odd n one pole is real)."""
     zk, ck, _ = cf_exponential(n)
     poles = -zk  # e^{−s} ≈ r_∞ + Σ (−c_k)/(s − (−z_k))
     weights = -ck / zk  # w = −(−c_k)/(−z_k)
-    scale = np.abs(poles)
-    upper = poles.imag > 1e-8 * scale
-    real = np.abs(poles.imag) <= 1e-8 * scale
-    keep_p = np.concatenate([poles[upper], poles[real].real + 0j])
-    keep_w = np.concatenate([2 * weights[upper], weights[real].real + 0j])
-    if 2 * upper.sum() + real.sum() != len(poles):
-        raise RuntimeError("CF poles are not in conjugate pairs")
-    order = np.argsort(np.abs(keep_p))
-    return ResolventSum(keep_p[order], keep_w[order])
+    upper = poles.imag > 1e-8 * np.abs(poles)
+    if 2 * upper.sum() != len(poles):
+        raise RuntimeError(f"the degree-{n} CF poles are not all in conjugate pairs")
+    order = np.argsort(np.abs(poles[upper]))
+    return ResolventSum(poles=poles[upper][order], weights=2 * weights[upper][order])

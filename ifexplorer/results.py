@@ -42,4 +42,5 @@ def top_influences(scores, k: int = 10) -> TopInfluences:
     helpful = helpful[scores[helpful] > 0]
     harmful = order[::-1][: int(k)]
     harmful = harmful[scores[harmful] < 0]
-    return TopInfluences(helpful, scores[helpful], harmful, scores[harmful])
+    return TopInfluences(helpful=helpful, helpful_scores=scores[helpful], harmful=harmful,
+                         harmful_scores=scores[harmful])

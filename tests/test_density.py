@@ -17,8 +17,9 @@ def test_loo_kde_matches_scipy_gaussians_and_ranks_isolated_points_low():
         assert got[i] == pytest.approx(ref, rel=1e-10)
     cv = log_density(X, n_components=3)
     assert np.argmin(cv) == 60
-    with pytest.raises(ValueError, match="bandwidth"):
-        log_density(X, bandwidth=-1)
+    for bad in (-1, None, [0.5]):
+        with pytest.raises(ValueError, match="bandwidth"):
+            log_density(X, bandwidth=bad)
 
 
 def test_log_density_with_duplicated_points_is_finite_and_all_equal_points_are_refused():

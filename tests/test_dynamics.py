@@ -301,6 +301,25 @@ def test_models_used_through_at_time_are_freed():
     refs = [used_model() for _ in range(3)]
     gc.collect()
     assert all(r() is None for r in refs)
+    gc.disable()  # the model's caches form no reference cycle: reference counting alone frees them
+    try:
+        model = NTKInfluence(reg=0.1, device="cpu").fit(X, y)
+        model.at_time(1.0).influence(Xt, np.ones(len(Xt)))
+        refs = [weakref.ref(model), weakref.ref(model.spectral()), weakref.ref(model.spectral().poles(1.0)[0])]
+        del model
+        assert all(r() is None for r in refs)
+    finally:
+        gc.enable()
+
+
+def test_the_model_owns_its_spectral_cache_and_a_refit_resets_it():
+    X, y, Xt, yt = _problem(20, seed=5)
+    model = NTKInfluence(reg=0.1, device="cpu").fit(X, y)
+    sp = model.spectral()
+    model.at_time(1.0).influence(Xt, yt)
+    assert model.spectral() is sp and model.eigendecomposition()[0] is sp.mu
+    model.fit(X, y)
+    assert model.spectral() is not sp
 
 
 @pytest.mark.parametrize("t", [1e6, 1e300, 1.7e308])

@@ -109,7 +109,8 @@ def test_ihvp_equals_literal_parameter_space_newton_step():
     ihvp_literal = (f_test - yt)[:, None] * delta_f
     np.testing.assert_allclose(model.ihvp_influence(Xt, yt), ihvp_literal, rtol=1e-8, atol=1e-12)
     exact_change = model.loo_predictions(Xt) - f_test[:, None]
-    np.testing.assert_allclose(delta_f / exact_change, np.broadcast_to(1 - model.ihvp_error(), delta_f.shape), rtol=1e-7)
+    expected = np.broadcast_to(1 - model.ihvp_error(), delta_f.shape)
+    np.testing.assert_allclose(delta_f / exact_change, expected, rtol=1e-7)
 
 
 def test_top_influences_split_and_order():
@@ -144,10 +145,12 @@ def test_bad_inputs_give_clear_errors():
         NTKInfluence().fit(X, y[:-1])
     with pytest.raises(ValueError, match="2-D"):
         NTKInfluence().fit(X[None], y)
-    bad = X.copy(); bad[3, 1] = np.nan
+    bad = X.copy()
+    bad[3, 1] = np.nan
     with pytest.raises(ValueError, match="NaN or inf.*row 3"):
         NTKInfluence().fit(bad, y)
-    zero = X.copy(); zero[5] = 0
+    zero = X.copy()
+    zero[5] = 0
     with pytest.raises(ValueError, match="all-zero row.*row 5"):
         NTKInfluence().fit(zero, y)
     with pytest.raises(ValueError, match="at least 2"):
@@ -163,6 +166,17 @@ def test_bad_inputs_give_clear_errors():
         model.influence(Xt, np.eye(2)[np.zeros(len(Xt), dtype=int)])
     with pytest.raises(ValueError, match="numeric"):
         model.predict([["a", "b", "c", "d", "e"]])
+
+
+def test_outputs_take_the_shape_of_the_targets():
+    X, y, Xt, _ = _problem(n=20, seed=9)
+    for targets, tail in ((y, ()), (y[:, None], (1,)), (np.eye(3)[(X[:, 0] > 0).astype(int)], (3,))):
+        model = NTKInfluence(reg=0.1).fit(X, targets)
+        assert model.predict(Xt).shape == (len(Xt), *tail)
+        assert model.loo_predictions(Xt).shape == (len(Xt), 20, *tail)
+        assert model.loo_residuals().shape == model.train_predictions().shape == (20, *tail)
+        assert model.at_time(1.0).loo_predictions(Xt).shape == (len(Xt), 20, *tail)
+        assert model.check_targets(np.zeros((len(Xt), *tail)), len(Xt)).shape == (len(Xt), tail[0] if tail else 1)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CUDA-absent message")
@@ -211,7 +225,8 @@ def test_refit_recomputes_the_spectrum_and_its_bounds():
     model.kernel_spectrum()
     model.fit(X2, y2)
     h = np.linalg.eigvalsh(ntk_reference(X2, X2))
-    np.testing.assert_allclose(model.kernel_spectrum(), (h[0], h[-1]), rtol=1e-7)  # the reference's arccos limits digits
+    # rtol 1e-7: the reference's arccos limits its digits
+    np.testing.assert_allclose(model.kernel_spectrum(), (h[0], h[-1]), rtol=1e-7)
     bounds = model.ihvp_error_bounds()
     assert bounds.lower <= model.ihvp_error().min() and model.ihvp_error().max() <= bounds.upper
 

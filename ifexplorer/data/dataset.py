@@ -92,10 +92,6 @@ class Dataset:
     def n_noisy(self) -> int:
         return int(self.noisy_train.sum())
 
-    @property
-    def is_binary(self) -> bool:
-        return self.n_classes == 2
-
 
 def available_datasets() -> dict[str, str]:
     """{name: one-line description} of every source load_dataset accepts, in display order."""

@@ -26,7 +26,7 @@ class GroupComplexity:
 def group_complexity(model: NTKInfluence, scores, n_groups: int = 10) -> GroupComplexity:
     """Sort training points by `scores` (n,) (e.g. influence summed over the test set), split them
     into n_groups of near-equal size, and compute each group's exact complexity C_G."""
-    model._check_fitted()
+    model.check_fitted()
     scores = np.asarray(scores, dtype=np.float64).ravel()
     if scores.shape != (model.n_train_,):
         raise ValueError(f"scores must have one entry per training point ({model.n_train_}); got {scores.shape}")
@@ -34,7 +34,8 @@ def group_complexity(model: NTKInfluence, scores, n_groups: int = 10) -> GroupCo
         raise ValueError(f"n_groups must be between 1 and {model.n_train_}; got {n_groups}")
     members = np.array_split(np.argsort(scores, kind="stable"), int(n_groups))
     comp = np.array([_complexity_of(model, idx) for idx in members])
-    return GroupComplexity(members, comp, np.array([scores[idx].mean() for idx in members]))
+    return GroupComplexity(members=members, complexity=comp,
+                           mean_score=np.array([scores[idx].mean() for idx in members]))
 
 
 def _complexity_of(model: NTKInfluence, idx: np.ndarray) -> float:

@@ -57,15 +57,19 @@ def error_vs_reg(X_train, y_train, regs, X_test=None, y_test=None, device="auto"
         e = (1.0 - lam * (v_sq @ (1.0 / (h + lam)))).cpu().numpy()
         mean_e.append(e.mean())
         median_e.append(np.median(e))
-        infl_e.append(_influence_error(X_train, y_train, X_test, y_test, lam, device) if X_test is not None else np.nan)
+        if X_test is None:
+            infl_e.append(np.nan)
+        else:
+            model = base if j == 0 else NTKInfluence(reg=float(lam), device=device).fit(X_train, y_train)
+            infl_e.append(_influence_error(model, X_test, y_test))
         progress(0.1 + 0.9 * (j + 1) / len(regs), f"λ = {lam:.3g}")
     lo, hi = float(h[0]), float(h[-1])
-    return ErrorVsReg(regs, np.array(mean_e), np.array(median_e), lo / (regs + lo), hi / (regs + hi), np.array(infl_e))
+    return ErrorVsReg(regs=regs, mean_error=np.array(mean_e), median_error=np.array(median_e),
+                      lower_bound=lo / (regs + lo), upper_bound=hi / (regs + hi), influence_error=np.array(infl_e))
 
 
-def _influence_error(X_train, y_train, X_test, y_test, lam, device) -> float:
+def _influence_error(model: NTKInfluence, X_test, y_test) -> float:
     """Median over (test, train) pairs of |I_ihvp − I| / |I|, pairs with I ≠ 0."""
-    model = NTKInfluence(reg=float(lam), device=device).fit(X_train, y_train)
     exact, ihvp = model.influence(X_test, y_test), model.ihvp_influence(X_test, y_test)
     mask = exact != 0
     return float(np.median(np.abs(ihvp[mask] - exact[mask]) / np.abs(exact[mask])))
@@ -87,4 +91,5 @@ def error_vs_density(error, log_density, n_bins: int = 10) -> ErrorVsDensity:
     centers = np.bincount(which, weights=log_density, minlength=n_bins)
     keep = counts > 0
     rho, p = spearmanr(log_density, error)
-    return ErrorVsDensity(centers[keep] / counts[keep], sums[keep] / counts[keep], counts[keep], float(rho), float(p))
+    return ErrorVsDensity(bin_centers=centers[keep] / counts[keep], bin_mean_error=sums[keep] / counts[keep],
+                          bin_counts=counts[keep], spearman=float(rho), p_value=float(p))

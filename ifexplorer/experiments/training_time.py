@@ -3,7 +3,7 @@
 Plain functions for the app: arrays in, small dataclasses of numpy arrays out, optional
 progress(fraction, message). Times are gradient-flow times of L (MATH §1, learning rate × steps);
 float('inf') is the fully trained model. All of them share one cached eigendecomposition per model
-(``ifexplorer.dynamics.spectral``), so a grid of 60 times costs 60 O(n²) passes, not 60 fits.
+(``NTKInfluence.spectral``), so a grid of 60 times costs 60 O(n²) passes, not 60 fits.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..dynamics import check_time, spectral
+from ..dynamics import check_time
 from ..rational import phi_exact
 from ..results import Progress, no_progress, top_influences
 
@@ -98,7 +98,7 @@ def time_grid(model, n_points: int = 60, progress: Progress | None = None) -> np
     eigendecomposition (progress is forwarded)."""
     if isinstance(n_points, bool) or not isinstance(n_points, (int, np.integer)) or n_points < 2:
         raise ValueError(f"n_points must be an integer ≥ 2; got {n_points!r}")
-    mu = spectral(model, progress).mu_np
+    mu = model.spectral(progress).mu_np
     return np.geomspace(0.01 / mu[-1], 100.0 / mu[0], int(n_points))
 
 
@@ -106,31 +106,30 @@ def training_curves(model, X_test, y_test, times, progress: Progress | None = No
     """Train and test loss (mean ½‖f_t − y‖²) and accuracy at each time; O(n² + mn) per time."""
     progress = progress or no_progress
     times = _check_times(times)
-    sp = spectral(model, progress)
-    Xt = model._inputs(X_test)
-    yt = model._test_targets(y_test, Xt.shape[0])
+    sp = model.spectral(progress)
+    Xt = model.check_inputs(X_test)
+    yt = model.check_targets(y_test, Xt.shape[0])
     coef = _coefficients(sp, times)  # (n, T, C)
     n, T, C = coef.shape
     progress(0.5, "Predictions over the time grid")
-    f_train = (sp.V @ ((sp.mu - model.reg_)[:, None, None] * coef).reshape(n, T * C)).reshape(n, T, C)
-    f_test = (sp.projected_kernel(Xt) @ coef.reshape(n, T * C)).reshape(-1, T, C)
+    f_train = (sp.V @ ((sp.mu - sp.reg)[:, None, None] * coef).reshape(n, T * C)).reshape(n, T, C)
+    f_test = (sp.projected_kernel(Xt, model.kernel_blocks) @ coef.reshape(n, T * C)).reshape(-1, T, C)
     progress(1.0, "Done")
-    return TrainingCurves(times, _loss(f_train, model.y_train_), _loss(f_test, yt),
-                          _accuracy(f_train, model.y_train_), _accuracy(f_test, yt))
+    return TrainingCurves(times=times, train_loss=_loss(f_train, model.y_train_), test_loss=_loss(f_test, yt),
+                          train_accuracy=_accuracy(f_train, model.y_train_), test_accuracy=_accuracy(f_test, yt))
 
 
 def prediction_path(model, x, times, progress: Progress | None = None) -> PredictionPath:
     """f_t(x) of one test point x (d,) at each time."""
     times = _check_times(times)
-    sp = spectral(model, progress)
-    Xt = model._inputs(x)
+    sp = model.spectral(progress)
+    Xt = model.check_inputs(x)
     if Xt.shape[0] != 1:
         raise ValueError(f"prediction_path takes one test point; got {Xt.shape[0]}")
     coef = _coefficients(sp, times)
     n, T, C = coef.shape
-    f = (sp.projected_kernel(Xt) @ coef.reshape(n, T * C)).reshape(T, C).cpu().numpy()
-    final = model.predict(Xt)[0]
-    return PredictionPath(times, f[:, 0] if model._squeeze else f, np.asarray(final))
+    f = (sp.projected_kernel(Xt, model.kernel_blocks) @ coef.reshape(n, T * C)).reshape(T, C)
+    return PredictionPath(times=times, predictions=model.to_output(f), final=np.asarray(model.predict(Xt)[0]))
 
 
 def topk_tracking(model, X_test, y_test, times, k: int = 10, progress: Progress | None = None) -> TopkTracking:
@@ -139,7 +138,7 @@ def topk_tracking(model, X_test, y_test, times, k: int = 10, progress: Progress 
     k = _check_k(k, model)
     times = _check_times(times)
     helpful, hs, harmful, ms = [], [], [], []
-    for _, _, infl in _influence_over_time(model, X_test, y_test, times, progress):
+    for infl in _influence_over_time(model, X_test, y_test, times, progress):
         tops = [top_influences(row, k) for row in infl]
         helpful.append(np.stack([_pad(tp.helpful, k, -1) for tp in tops]))
         hs.append(np.stack([_pad(tp.helpful_scores, k, np.nan) for tp in tops]))
@@ -148,8 +147,9 @@ def topk_tracking(model, X_test, y_test, times, k: int = 10, progress: Progress 
     helpful, hs = np.stack(helpful, axis=1), np.stack(hs, axis=1)
     harmful, ms = np.stack(harmful, axis=1), np.stack(ms, axis=1)
     ht, mt = _turnover(helpful), _turnover(harmful)
-    mean_turnover = (ht + mt).mean(axis=0).astype(np.float64)
-    return TopkTracking(times, k, helpful, hs, harmful, ms, ht, mt, mean_turnover)
+    return TopkTracking(times=times, k=k, helpful=helpful, helpful_scores=hs, harmful=harmful, harmful_scores=ms,
+                        helpful_turnover=ht, harmful_turnover=mt,
+                        mean_turnover=(ht + mt).mean(axis=0).astype(np.float64))
 
 
 def noisy_share(model, X_test, y_test, noisy_mask, times, k: int = 10,
@@ -160,7 +160,7 @@ def noisy_share(model, X_test, y_test, noisy_mask, times, k: int = 10,
     noisy = _check_mask(noisy_mask, model)
     times = _check_times(times)
     by_point = []
-    for _, _, infl in _influence_over_time(model, X_test, y_test, times, progress):
+    for infl in _influence_over_time(model, X_test, y_test, times, progress):
         mag = np.abs(infl)
         top = np.argpartition(-mag, k - 1, axis=1)[:, :k]
         share = noisy[top].mean(axis=1)
@@ -170,7 +170,8 @@ def noisy_share(model, X_test, y_test, noisy_mask, times, k: int = 10,
     with np.errstate(invalid="ignore"):
         share = np.array([np.nan if np.all(np.isnan(c)) else np.nanmean(c) for c in by_point.T])
     curves = training_curves(model, X_test, y_test, times)
-    return NoisyShare(times, k, share, by_point, curves.test_loss, float(noisy.mean()))
+    return NoisyShare(times=times, k=k, share=share, share_by_point=by_point, test_loss=curves.test_loss,
+                      base_rate=float(noisy.mean()))
 
 
 def mislabel_detection(model, noisy_mask, t, fractions=(0.05, 0.1, 0.2)) -> MislabelDetection:
@@ -188,8 +189,9 @@ def mislabel_detection(model, noisy_mask, t, fractions=(0.05, 0.1, 0.2)) -> Misl
     n = len(scores)
     counts = np.maximum(1, np.round(fractions * n).astype(int))
     hits = np.array([noisy[order[:c]].sum() for c in counts], dtype=np.float64)
-    return MislabelDetection(check_time(t), fractions, hits / noisy.sum(), counts / n, hits / counts,
-                             float(_roc_auc(noisy, scores)), 0.5, int(noisy.sum()), scores)
+    return MislabelDetection(t=check_time(t), fractions=fractions, found=hits / noisy.sum(), random=counts / n,
+                             precision=hits / counts, auc=float(_roc_auc(noisy, scores)), random_auc=0.5,
+                             n_noisy=int(noisy.sum()), scores=scores)
 
 
 # ---------------------------------------------------------------------------------- internals
@@ -235,13 +237,12 @@ def _accuracy(f: torch.Tensor, y: torch.Tensor) -> np.ndarray:
     return right.to(torch.float64).mean(dim=0).cpu().numpy()
 
 
-def _influence_over_time(model, X_test, y_test, times, progress):
-    """Yield (index, t, I_t (m, n)) over the times; Vᵀk(X_test) is computed once (cached)."""
+def _influence_over_time(model, X_test, y_test, times: np.ndarray, progress):
+    """Yield I_t (m, n) for each of the checked times (T,); Vᵀk(X_test) is computed once (cached)."""
     progress = progress or no_progress
-    times = _check_times(times)
-    spectral(model, progress)
+    model.spectral(progress)
     for s, t in enumerate(times):
-        yield s, t, model.at_time(t).influence(X_test, y_test)
+        yield model.at_time(t).influence(X_test, y_test)
         progress((s + 1) / len(times), f"Influence at t = {t:.3g} ({s + 1}/{len(times)})")
 
 

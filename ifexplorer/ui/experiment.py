@@ -63,10 +63,6 @@ class Experiment:
         return self._memo.get(key)
 
     # -------------------------------------------------------------- predictions and labels
-    @property
-    def binary(self) -> bool:
-        return np.ndim(self.data.y_train) == 1
-
     def class_of(self, outputs) -> np.ndarray:
         """Class index into data.class_names for model outputs (m,) or (m, C)."""
         outputs = np.asarray(outputs)
