@@ -55,7 +55,7 @@ def not_installed_message(data_dir=None) -> str | None:
     if why is None:
         return None
     return (f"fashion_mnist: Fashion-MNIST is not installed ({why}); install it with: {INSTALL} "
-            f"(or point data_dir= or ${DIR_ENV} at a folder holding the four IDX files "
+            f"(or point data_dir= or the environment variable {DIR_ENV} at a folder holding the four IDX files "
             f"{', '.join(b + '.gz' for b in FILES)})")
 
 
@@ -95,10 +95,9 @@ def _decoded(directory: str, stamp: tuple) -> tuple[np.ndarray, np.ndarray, np.n
     try:
         src = load_idx(path=d)
     except DataError as exc:
-        raise DataError(_diagnose(d) or f"fashion_mnist: the files in {directory!r} are not Fashion-MNIST's "
-                        f"IDX files ({exc}); reinstall with: {REINSTALL}") from None
+        raise DataError(_diagnose(d) or f"fashion_mnist: cannot load the files in {directory!r}: {exc}") from None
     file_and_index = np.char.rpartition(src.ids, ":")  # load_idx's ids are "<file name>:<index in the file>"
-    unexpected = sorted(set(np.unique(file_and_index[:, 0]).tolist()) - {p.name for b in FILES if (p := _file(d, b))})
+    unexpected = sorted(set(file_and_index[:, 0].tolist()) - {_file(d, base).name for base in FILES})
     if unexpected:
         raise DataError(f"fashion_mnist: {directory!r} holds other IDX files too ({unexpected}); use a folder "
                         "with only Fashion-MNIST's four files")
