@@ -291,5 +291,6 @@ def test_resize_and_color_on_builtin_images():
 
 def test_available_datasets_lists_every_source():
     names = D.available_datasets()
-    assert list(names) == ["mnist", "digits", "iris", "mixture", "folder", "zip", "npz", "idx", "cifar10"]
+    assert list(names) == ["mnist", "fashion_mnist", "digits", "iris", "mixture", "folder", "zip", "npz", "idx",
+                           "cifar10"]
     assert all(isinstance(v, str) and v for v in names.values())

@@ -1,9 +1,11 @@
 """Datasets for IF Explorer: real MNIST digits out of the box, scikit-learn's digits and iris, the
-paper's simulated mixture on the sphere, and the user's own images (folder, zip, npz, IDX, CIFAR-10
-binary) — validated, split (stratified, seeded) and optionally with label noise.
+paper's simulated mixture on the sphere, Fashion-MNIST (Debian's dataset-fashion-mnist), and the
+user's own images (folder, zip, npz, IDX, CIFAR-10 binary) — validated, split (stratified, seeded)
+and optionally with label noise.
 
     ds = load_dataset("mnist")                       # 7 vs 9, all 1000 such digits, 800 / 200
     ds = load_dataset("mnist", classes="all", n_train=1000, n_test=200, label_noise=0.1, seed=3)
+    ds = load_dataset("fashion_mnist", classes=("Pullover", "coat"), n_train=800, n_test=200)
     ds = load_dataset("folder", path="my_images", resize=(28, 28), color="gray")
     ds = load_uploaded_archive(uploaded.getvalue(), uploaded.name)
 
@@ -13,8 +15,9 @@ DataError (a ValueError) naming the file, entry or field; a loader either return
 or raises, never half-loads.
 
 Layout: `dataset` (the Dataset record and load_dataset: split, noise, features), `builtin` (mnist, digits,
-iris, the mixture), `files` (folders, zip, npz, IDX, CIFAR-10 readers), `images` (decoding with limits),
-`core` (the Source record, DataError, memory checks, resizing).
+iris, the mixture), `fashion` (Fashion-MNIST from its IDX files), `files` (folders, zip, npz, IDX,
+CIFAR-10 readers), `images` (decoding with limits), `core` (the Source record, DataError, memory
+checks, resizing).
 """
 from .core import DataError
 from .dataset import Dataset, available_datasets, load_dataset, load_uploaded_archive

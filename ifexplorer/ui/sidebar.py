@@ -29,7 +29,7 @@ def sidebar() -> tuple[ExperimentConfig | None, bytes | None]:
         st.subheader("Experiment")
         label = st.selectbox("Dataset", dataset_menu.LABELS, key="dataset", on_change=_reset_sizes)
         c = dataset_menu.choice(label)
-        source, filename, upload, name = None, None, None, c.name
+        source, filename, upload, name = c.path, None, None, c.name  # c.path: an IDX / CIFAR-10 folder entry
         if label == dataset_menu.OWN:
             name, source, filename, upload = _own_data()
         n_train = n_test = 0  # own data: the loader's default split (80 / 20)

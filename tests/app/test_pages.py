@@ -11,7 +11,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from ifexplorer import NTKInfluence
-from ifexplorer.data import load_dataset
+from ifexplorer.data import fashion, load_dataset
 from ifexplorer.ui import dataset_menu, experiment
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
@@ -366,3 +366,49 @@ def test_sidebar_states_the_memory_the_chosen_size_needs():
     assert at.number_input(key="n_train").value == 1000 == dataset_menu.CHOICES[2].n_train  # its own default size
     need = NTKInfluence(reg=1.0).estimate_fit_bytes(1000, 64)
     assert any(f"**{format_bytes(need)}** (for 1,000 points × 64 features)" in c.value for c in at.caption)
+
+
+def _fashion_label() -> str:
+    return next(c.label for c in dataset_menu.choices() if c.name == "fashion_mnist" and c.classes != "all")
+
+
+@pytest.mark.skipif(fashion.missing() is not None, reason=f"Fashion-MNIST is not installed ({fashion.INSTALL})")
+def test_fashion_mnist_entry_shows_the_overview():
+    at = _app()
+    at.selectbox(key="dataset").set_value(_fashion_label()).run()
+    _ok(at)
+    assert not at.error, [e.value for e in at.error]
+    assert (at.number_input(key="n_train").value, at.number_input(key="n_test").value) == (800, 200)
+    assert [m.value for m in at.metric if m.label == "Training points"] == ["800"]
+    assert any("T-shirt/top, Shirt" in c.value for c in at.caption)
+    captions = [cap for im in at.get("image") for cap in im.captions]  # the sample of training images
+    assert len(captions) == 10 and all(cap.endswith(("· T-shirt/top", "· Shirt")) for cap in captions), captions
+
+
+def test_fashion_mnist_not_installed_shows_the_install_command(tmp_path, monkeypatch):
+    monkeypatch.setenv(fashion.DIR_ENV, str(tmp_path))  # an empty folder: as without the package
+    at = _app()
+    label = _fashion_label()
+    assert label.endswith(f"(not installed: {fashion.INSTALL})")
+    at.selectbox(key="dataset").set_value(label).run()
+    _ok(at)
+    assert any(fashion.INSTALL in e.value and str(tmp_path) in e.value for e in at.error), [e.value for e in at.error]
+
+
+def test_an_idx_folder_in_the_data_root_is_a_menu_entry(tmp_path, monkeypatch):
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "kmnist"
+    folder.mkdir()
+    for prefix, n in (("train", 60), ("t10k", 20)):
+        images, labels = rng.integers(1, 256, size=(n, 6, 5), dtype=np.uint8), np.arange(n) % 10
+        head = (2051).to_bytes(4, "big") + b"".join(v.to_bytes(4, "big") for v in (n, 6, 5))
+        (folder / f"{prefix}-images-idx3-ubyte").write_bytes(head + images.tobytes())
+        (folder / f"{prefix}-labels-idx1-ubyte").write_bytes((2049).to_bytes(4, "big") + n.to_bytes(4, "big")
+                                                              + labels.astype(np.uint8).tobytes())
+    monkeypatch.setenv(dataset_menu.DATA_ROOT_ENV, str(tmp_path))
+    at = _app()
+    at.selectbox(key="dataset").set_value("kmnist: 0 vs 1 (IDX files, 80 images)").run()
+    _ok(at)
+    assert not at.error, [e.value for e in at.error]
+    assert [m.value for m in at.metric if m.label == "Training points"] == ["12"]
+    assert any("idx:kmnist" in c.value and "classes 0, 1" in c.value for c in at.caption)
