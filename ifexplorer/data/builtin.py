@@ -199,7 +199,8 @@ def _mixture_params(rng, dim, n_components, n_classes, weights, spread, means):
     w = np.arange(K, 0, -1, dtype=np.float64) if weights is None else np.asarray(weights, dtype=np.float64)
     if w.shape != (K,) or not np.all(np.isfinite(w)) or np.any(w <= 0):
         raise DataError(f"mixture: weights must be {K} positive numbers (one per component); got {weights!r}")
-    s = np.broadcast_to(np.asarray(spread, dtype=np.float64), (K,)) if np.ndim(spread) == 0 else np.asarray(spread, dtype=np.float64)
+    s = np.asarray(spread, dtype=np.float64)
+    s = np.broadcast_to(s, (K,)) if s.ndim == 0 else s
     if s.shape != (K,) or not np.all(np.isfinite(s)) or np.any(s <= 0):
         raise DataError(f"mixture: spread must be a positive number or {K} of them; got {spread!r}")
     if means is None:
