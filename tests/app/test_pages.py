@@ -366,3 +366,30 @@ def test_sidebar_states_the_memory_the_chosen_size_needs():
     assert at.number_input(key="n_train").value == 1000 == dataset_menu.CHOICES[2].n_train  # its own default size
     need = NTKInfluence(reg=1.0).estimate_fit_bytes(1000, 64)
     assert any(f"**{format_bytes(need)}** (for 1,000 points × 64 features)" in c.value for c in at.caption)
+
+
+def test_uploads_are_resized_by_default_and_the_memory_estimate_counts_their_real_size():
+    from ifexplorer.device import format_bytes
+    from ifexplorer.ui import sidebar
+
+    rng = np.random.default_rng(1)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for cls in ("wide", "flat"):
+            for k in range(8):
+                png = io.BytesIO()
+                Image.fromarray(rng.integers(1, 256, (100, 80), dtype=np.uint8)).save(png, format="PNG")
+                zf.writestr(f"{cls}/{k}.png", png.getvalue())
+    at = _app()
+    _choose_upload(at).set_value(("big.zip", buf.getvalue(), "application/zip")).run()
+    _ok(at)
+    assert at.selectbox(key=sidebar.RESIZE_KEY).value == sidebar.DEFAULT_RESIZE == 64
+    need = NTKInfluence(reg=1.0).estimate_fit_bytes(13, 64 * 51)  # 16 images, 13 to train; 100×80 → 64×51
+    assert any(f"**{format_bytes(need)}** (for 13 training points × 3,264 features (64×51 after resizing))" in c.value
+               for c in at.caption), [c.value for c in at.caption]
+    fitted = [e for c, e in experiment._store()["experiments"].items() if c.filename == "big.zip"]
+    assert [e.config.resize for e in fitted] == [64] and fitted[0].data.image_shape == (64, 51)
+    at.selectbox(key=sidebar.RESIZE_KEY).set_value(0).run()  # "original size"
+    _ok(at)
+    fitted = {e.config.resize: e for c, e in experiment._store()["experiments"].items() if c.filename == "big.zip"}
+    assert fitted[None].data.image_shape == (100, 80)
