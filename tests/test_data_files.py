@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import os
+import struct
+import subprocess
+import sys
+import textwrap
 import zipfile
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from ifexplorer.data import DataError, load_dataset, load_uploaded_archive
+from ifexplorer.data import DataError, UploadInfo, inspect_folder, inspect_upload, load_dataset, load_uploaded_archive
+from ifexplorer.data.core import fit_size
+from ifexplorer.data.images import CappedReader
 
 
 def _img(seed, size=(6, 5), rgb=False):
@@ -268,7 +275,8 @@ def test_npz_uint8_string_labels_and_path(tmp_path):
     (tmp_path / "d.npz").write_bytes(_npz_bytes(X=X, y=y))
     ds = load_dataset("npz", path=tmp_path / "d.npz", n_test=4, seed=1)
     assert ds.class_names == ("a", "b") and (ds.n_train, ds.n_test) == (6, 4)
-    for ids, images, labels in ((ds.ids_train, ds.images_train, ds.labels_train), (ds.ids_test, ds.images_test, ds.labels_test)):
+    for ids, images, labels in ((ds.ids_train, ds.images_train, ds.labels_train),
+                                (ds.ids_test, ds.images_test, ds.labels_test)):
         idx = np.array([int(s.split(":")[1]) for s in ids])
         np.testing.assert_array_equal(images, X[idx])
         np.testing.assert_array_equal(np.array(ds.class_names)[labels], y[idx])
@@ -440,3 +448,238 @@ def test_cifar10_bad_inputs(tmp_path):
     (d / "data_batch_1.bin").write_bytes(good)
     _raises(["cifar10", "GB"], load_dataset, "cifar10", path=d, max_memory_gb=1e-9)
     _raises(["does not exist"], load_dataset, "cifar10", path=tmp_path / "nowhere")
+
+
+# ---------------------------------------------------------------- resize, inspection, budgets
+def test_fit_size_rules():
+    assert fit_size(None, [(6, 5)]) == (6, 5) and fit_size(None, [(6, 5), (9, 9)]) is None
+    assert fit_size((3, 4), [(6, 5), (9, 9)]) == (3, 4)
+    assert fit_size(64, [(30, 20)]) == (30, 20)  # never scaled up
+    assert fit_size(64, [(9000, 9000)]) == (64, 64)
+    assert fit_size(10, [(30, 20)]) == (10, 7)  # 20 · 10/30 = 6.67
+    assert fit_size(64, [(1000, 3)]) == (64, 1)  # each side at least 1 px
+    assert fit_size(16, [(30, 20), (40, 40)]) == (16, 16)  # different sizes: squares
+    assert fit_size(64, [(6, 5), (9, 9)]) == (9, 9)  # … no larger than the largest side found
+
+
+def test_resize_to_a_largest_side_keeps_the_aspect(tmp_path):
+    written = _make_folder(tmp_path / "d", size=(6, 5))
+    ds = load_dataset("folder", path=tmp_path / "d", n_test=2, resize=4)
+    assert ds.image_shape == (4, 3) and ds.n_features == 12 and ds.info["resize"] == (4, 3)
+    name = ds.ids_train[0]
+    expected = Image.fromarray(written[name]).resize((3, 4), Image.Resampling.BILINEAR)
+    np.testing.assert_array_equal(ds.images_train[0], np.asarray(expected))
+    assert load_dataset("folder", path=tmp_path / "d", n_test=2, resize=64).image_shape == (6, 5)
+    (tmp_path / "d" / "dogs" / "big.png").write_bytes(_png_bytes(_img(99, (9, 9))))
+    assert load_dataset("folder", path=tmp_path / "d", n_test=2, resize=64).image_shape == (9, 9)
+    assert load_dataset("mnist", n_train=20, n_test=10, resize=14).image_shape == (14, 14)  # built-ins too
+    _raises(["resize", "positive"], load_dataset, "folder", path=tmp_path / "d", resize=0)
+
+
+def test_npz_resize_to_a_largest_side_keeps_exact_features_when_nothing_shrinks():
+    X = np.random.default_rng(2).normal(size=(8, 4, 3))
+    data = _npz_bytes(X=X, y=np.array([0, 1] * 4))
+    ds = load_uploaded_archive(data, "z.npz", n_test=2, resize=64)  # 4×3 is already small: values kept exactly
+    rows = X[[int(s.split(":")[1]) for s in ds.ids_train]].reshape(ds.n_train, -1)
+    np.testing.assert_allclose(ds.X_train, rows / np.linalg.norm(rows, axis=1, keepdims=True), rtol=1e-15, atol=0)
+    assert load_uploaded_archive(data, "z.npz", n_test=2, resize=2).image_shape == (2, 2)  # 3 · 2/4 = 1.5 → 2
+
+
+def test_inspect_upload_reads_the_numbers_the_loader_gives(tmp_path):
+    written = _make_folder(tmp_path / "d", per_class=4, size=(30, 20), rgb=True)
+    data = _zip_of(written)
+    for kwargs, expected in (({}, (8, 30, 20, 3)), (dict(resize=10), (8, 10, 7, 3)),
+                             (dict(resize=10, color="gray"), (8, 10, 7, 1)), (dict(resize=(5, 5)), (8, 5, 5, 3))):
+        info = inspect_upload(data, "pets.zip", **kwargs)
+        assert isinstance(info, UploadInfo) and tuple(info) == expected, (kwargs, info)
+        ds = load_uploaded_archive(data, "pets.zip", n_test=2, **kwargs)
+        channels = 1 if len(ds.image_shape) == 2 else 3
+        assert (ds.n_train + ds.n_test, *ds.image_shape[:2], channels) == expected
+        assert info.n_features == ds.n_features
+    assert tuple(inspect_folder(tmp_path / "d", resize=10)) == (8, 10, 7, 3)
+    X = np.random.default_rng(0).integers(1, 256, size=(9, 40, 20), dtype=np.uint8)
+    npz = _npz_bytes(X=X, y=np.array([0, 1, 2] * 3))
+    assert tuple(inspect_upload(npz, "x.npz")) == (9, 40, 20, 1)
+    assert tuple(inspect_upload(npz, "x.npz", resize=16, color="rgb")) == (9, 16, 8, 3)
+    assert load_uploaded_archive(npz, "x.npz", n_test=3, resize=16).image_shape == (16, 8)
+    mixed = _zip_bytes({"a/1.png": _png_bytes(_img(1, (6, 5))), "a/2.png": _png_bytes(_img(2, (6, 5))),
+                        "b/1.png": _png_bytes(_img(3, (9, 9))), "b/2.png": _png_bytes(_img(4, (9, 9)))})
+    _raises(["different sizes", "9×9", "resize"], inspect_upload, mixed, "m.zip")
+    assert tuple(inspect_upload(mixed, "m.zip", resize=8)) == (4, 8, 8, 1)
+    _raises(["m.rar", ".zip"], inspect_upload, mixed, "m.rar")
+
+
+def test_inspect_upload_reads_headers_only(monkeypatch):
+    from PIL import ImageFile
+
+    def no_decoding(self):
+        raise AssertionError("inspect_upload decoded an image")
+
+    data = _zip_bytes({f"{c}/{k}.png": _png_bytes(_img(k, (12, 10))) for c in "ab" for k in range(3)})
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
+    assert tuple(inspect_upload(data, "h.zip", resize=5)) == (6, 5, 4, 1)
+
+
+def test_feature_and_decoding_budgets_are_checked_from_headers_and_name_their_limit(tmp_path):
+    _make_folder(tmp_path / "d", size=(6, 5))
+    _raises(["folder", "6×5×1 = 30 features", "max_features=29", "resize"], load_dataset, "folder",
+            path=tmp_path / "d", max_features=29)
+    assert load_dataset("folder", path=tmp_path / "d", max_features=29, resize=5, n_test=2).n_features == 20
+    _raises(["decoding the 6 images", "pixel memory", "max_decoded_bytes=100"], load_dataset, "folder",
+            path=tmp_path / "d", max_decoded_bytes=100)  # 6 images × 30 px × 1 byte = 180 bytes
+    assert load_dataset("folder", path=tmp_path / "d", max_decoded_bytes=180, n_test=2).n_train == 4
+    X = np.ones((4, 100, 100), np.uint8)
+    _raises(["'x.npz'", "100×100×1 = 10,000 features", "max_features=9999"], load_uploaded_archive,
+            _npz_bytes(X=X, y=np.array([0, 1] * 2)), "x.npz", max_features=9999)
+    big = _zip_bytes({f"{c}/{k}.png": _png_bytes(_img(k, (80, 80), rgb=True)) for c in "ab" for k in range(2)})
+    _raises(["'big.zip'", "80×80×3 = 19,200 features", "12,288"], load_uploaded_archive, big, "big.zip")
+
+
+def test_image_file_size_cap_declared_and_read(tmp_path):
+    written = _make_folder(tmp_path / "d")
+    size = (tmp_path / "d" / "cats" / "0.png").stat().st_size
+    _raises(["'cats/0.png'", "limit per image file", f"max_file_bytes={size - 1}"], load_dataset, "folder",
+            path=tmp_path / "d", max_file_bytes=size - 1)
+    _raises(["'photos/cats/0.png'", f"max_file_bytes={size - 1}"], load_uploaded_archive, _zip_of(written),
+            "p.zip", max_file_bytes=size - 1)
+    reader = CappedReader(io.BytesIO(bytes(100)), 100, "entry 'a.png'")
+    assert len(reader.read()) == 100  # exactly the cap is fine
+    reader = CappedReader(io.BytesIO(bytes(101)), 100, "entry 'a.png'")
+    with pytest.raises(DataError, match="entry 'a.png': holds more than 100 bytes"):
+        reader.read()
+    with pytest.raises(DataError, match="more than 100 bytes"):
+        CappedReader(io.BytesIO(bytes(101)), 100, "x").seek(0, io.SEEK_END)
+
+
+def test_only_well_known_formats_are_read(tmp_path):
+    _make_folder(tmp_path / "d")
+    Image.fromarray(_img(7)).save(tmp_path / "d" / "dogs" / "x.tga")  # Pillow opens TGA; we do not
+    ds = load_dataset("folder", path=tmp_path / "d", n_test=2)
+    assert "dogs/x.tga" in ds.skipped and ds.n_train + ds.n_test == 6
+    Image.fromarray(_img(7)).save(tmp_path / "d" / "dogs" / "y.png", format="TGA")  # a TGA named .png
+    _raises(["dogs/y.png", "not a readable image", "PNG, JPEG"], load_dataset, "folder", path=tmp_path / "d")
+
+
+def test_messages_name_files_as_the_user_knows_them(tmp_path):
+    """No object reprs (0x… addresses) and no server paths: the upload's name, paths inside the zip,
+    paths relative to the data root."""
+    root = tmp_path / "data-root"
+    _make_folder(root / "mine")
+    _make_folder(root / "ok")
+    (root / "mine" / "dogs" / "bad.png").write_bytes(b"this is not a png at all")
+    (root / "elsewhere.zip").mkdir()
+    good = {f"{c}/{k}.png": _png_bytes(_img(k)) for c in ("cats", "dogs") for k in range(2)}
+    npz = _npz_bytes(X=np.ones((4, 3, 3)), y=np.array([0, 1] * 2))
+    messages = [
+        _raises(["dogs/bad.png"], load_uploaded_archive, _zip_bytes({**good, "dogs/bad.png": b"not a png"}), "u.zip"),
+        _raises(["dogs/bad.png", "not a readable image"], load_dataset, "folder", path=root / "mine", data_root=root),
+        _raises(["folder 'ok'", "features"], load_dataset, "folder", path=root / "ok", data_root=root, max_features=1),
+        _raises(["'nowhere'", "does not exist"], load_dataset, "folder", path=root / "nowhere", data_root=root),
+        _raises(["'../outside'", "outside"], load_dataset, "folder", path=root / ".." / "outside", data_root=root),
+        _raises(["'elsewhere.zip'", "not a valid zip"], load_dataset, "zip", path=root / "elsewhere.zip"),
+        _raises(["'u.npz'"], load_uploaded_archive, npz[:-40], "u.npz"),
+        _raises(["'u.zip'"], load_uploaded_archive, b"PK\x03\x04 not really", "u.zip"),
+    ]
+    for msg in messages:
+        assert "0x" not in msg and str(tmp_path) not in msg and "BytesIO" not in msg, msg
+
+
+# ---------------------------------------------------------------- hostile uploads, memory measured in a child process
+_MEASURE = textwrap.dedent("""
+    import json, sys
+    from ifexplorer.data import DataError, inspect_upload, load_uploaded_archive
+
+    def kib(field):
+        with open("/proc/self/status") as fh:
+            return int(fh.read().split(field + ":")[1].split()[0])
+
+    out = []
+    for path, name, kwargs in json.loads(sys.argv[1]):
+        data = open(path, "rb").read()
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")  # reset the peak (VmHWM) to the current RSS
+        base, results = kib("VmRSS"), []
+        for fn in (inspect_upload, load_uploaded_archive):
+            try:
+                r = fn(data, name, **kwargs)
+                results.append(list(r) if fn is inspect_upload else [r.n_train + r.n_test, *r.image_shape])
+            except DataError as exc:
+                results.append(str(exc))
+        out.append(dict(results=results, growth_mb=(kib("VmHWM") - base) / 1024))
+    print(json.dumps(out))
+""")
+
+
+def _measure(jobs):
+    """For each (path, upload name, kwargs) job, in one fresh process: inspect_upload and then
+    load_uploaded_archive(bytes of path, name, **kwargs). Returns per job (their results or DataError
+    messages, the peak RSS growth in MB during the two calls)."""
+    jobs = [(str(p), name, kw) for p, name, kw in jobs]
+    proc = subprocess.run([sys.executable, "-c", _MEASURE, json.dumps(jobs)], capture_output=True, text=True,
+                          timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return [(r["results"], r["growth_mb"]) for r in json.loads(proc.stdout.strip().splitlines()[-1])]
+
+
+def test_six_huge_constant_pngs_are_refused_or_resized_without_decoding_them_whole(tmp_path):
+    """The 4 KB zip that once cost 9 GB: six constant 9000×9000 PNGs (81,000,000 pixels each, under
+    the per-image pixel cap)."""
+    for mode, fill in (("L", 7), ("RGB", (7, 8, 9))):
+        buf = io.BytesIO()
+        Image.new(mode, (9000, 9000), fill).save(buf, format="PNG", compress_level=1)
+        with zipfile.ZipFile(tmp_path / f"{mode}.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+            for k in range(6):
+                zf.writestr(f"{'ab'[k % 2]}/{k}.png", buf.getvalue())
+        del buf
+        assert (tmp_path / f"{mode}.zip").stat().st_size < 100_000
+    jobs = [(tmp_path / f"{mode}.zip", "big.zip", kw) for mode in ("L", "RGB") for kw in ({}, {"resize": 64})]
+    (full_l, _), (small_l, grow_l), (full_rgb, _), (small_rgb, grow_rgb) = measured = _measure(jobs)
+    for msg in full_l + full_rgb:  # at full size: 81,000,000 features per image, refused from the headers
+        assert "9000×9000" in msg and "max_features=12288" in msg and "'big.zip'" in msg, msg
+    assert small_l == [[6, 64, 64, 1], [6, 64, 64]]  # 6 × 81 MB of pixels in all: decoded one at a time
+    for msg in small_rgb:  # 6 × 324 MB: over the 1 GiB decoding budget, refused from the headers
+        assert "decoding the 6 images" in msg and "max_decoded_bytes" in msg, msg
+    for _, growth in measured:
+        assert growth < 300, f"peak memory grew by {growth:.0f} MB"
+    assert grow_l > 50 and grow_rgb < 50  # the measurement sees one 81 MB decoded image; no RGB one is decoded
+
+
+def _cd_size_offset(data: bytes, member: str) -> int:
+    """Byte offset of a member's uncompressed size in the zip's central directory."""
+    pos = data.find(b"PK\x01\x02")
+    while pos != -1:
+        name_len = struct.unpack("<H", data[pos + 28: pos + 30])[0]
+        if data[pos + 46: pos + 46 + name_len] == member.encode():
+            return pos + 24
+        pos = data.find(b"PK\x01\x02", pos + 4)
+    raise AssertionError(member)
+
+
+def test_a_900_mb_member_is_refused_from_its_size_even_when_the_size_lies(tmp_path):
+    """919 KB-class zip whose image member inflates to 900 MB of zeros (written in 1 MB chunks; never held)."""
+    zpath = tmp_path / "huge.zip"
+    with zipfile.ZipFile(zpath, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        for c in ("cats", "dogs"):
+            for k in range(2):
+                zf.writestr(f"{c}/{k}.png", _png_bytes(_img(k)))
+        with zf.open("cats/huge.png", "w") as fh:
+            chunk = bytes(1 << 20)
+            for _ in range(900):
+                fh.write(chunk)
+    data = zpath.read_bytes()
+    assert len(data) < 8_000_000
+    offset = _cd_size_offset(data, "cats/huge.png")
+    assert struct.unpack("<I", data[offset: offset + 4])[0] == 900 << 20
+    lies = []
+    for declared in (1000, 60_000_000):  # the central directory lies: a small size, or one just under the cap
+        lies.append(tmp_path / f"lie{declared}.zip")
+        lies[-1].write_bytes(data[:offset] + struct.pack("<I", declared) + data[offset + 4:])
+    (honest, growth), *lied = _measure([(p, "huge.zip", {}) for p in [zpath, *lies]])
+    for msg in honest:
+        assert "'huge.zip'" in msg and "'cats/huge.png'" in msg and "943,718,400 bytes" in msg, msg
+        assert "max_file_bytes=67108864" in msg, msg
+    assert growth < 50, growth
+    for results, growth in lied:  # read only as far as the header, or as far as the declared size
+        for msg in results:
+            assert "cats/huge.png" in msg and ("not a readable image" in msg or "could not be read" in msg), msg
+        assert growth < 50, growth

@@ -7,7 +7,8 @@ and optionally with label noise.
     ds = load_dataset("mnist", classes="all", n_train=1000, n_test=200, label_noise=0.1, seed=3)
     ds = load_dataset("fashion_mnist", classes=("Pullover", "coat"), n_train=800, n_test=200)
     ds = load_dataset("folder", path="my_images", resize=(28, 28), color="gray")
-    ds = load_uploaded_archive(uploaded.getvalue(), uploaded.name)
+    ds = load_uploaded_archive(uploaded.getvalue(), uploaded.name, resize=64)   # largest side ≤ 64 px
+    n, h, w, c = inspect_upload(uploaded.getvalue(), uploaded.name, resize=64)  # headers only, no decoding
 
 Conventions (MATH §1): every feature row has unit Euclidean norm; targets are ±1 for two classes
 (the second class in `class_names` order is +1) and one-hot for more. Every bad input raises
@@ -19,7 +20,8 @@ iris, the mixture), `fashion` (Fashion-MNIST from its IDX files), `files` (folde
 CIFAR-10 readers), `images` (decoding with limits), `core` (the Source record, DataError, memory
 checks, resizing).
 """
-from .core import DataError
-from .dataset import Dataset, available_datasets, load_dataset, load_uploaded_archive
+from .core import DataError, UploadInfo
+from .dataset import Dataset, available_datasets, inspect_folder, inspect_upload, load_dataset, load_uploaded_archive
 
-__all__ = ["Dataset", "DataError", "load_dataset", "load_uploaded_archive", "available_datasets"]
+__all__ = ["Dataset", "DataError", "UploadInfo", "load_dataset", "load_uploaded_archive", "inspect_upload",
+           "inspect_folder", "available_datasets"]

@@ -5,7 +5,9 @@ Nothing here imports torch or streamlit: loading the default view must stay fast
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -15,10 +17,26 @@ from ..memory import host_available_bytes
 MEMORY_FRACTION = 0.5
 DEFAULT_MAX_TOTAL_BYTES = 1 << 30  # 1 GiB: cap on a zip's uncompressed size / a folder's file sizes
 DEFAULT_MAX_FILES = 200_000  # cap on the entries of a zip / the files of a folder (full MNIST is 70,000)
+DEFAULT_MAX_FILE_BYTES = 64 << 20  # 64 MiB: cap on one image file (a zip member's declared AND actual size)
+DEFAULT_MAX_FEATURES = 64 * 64 * 3  # cap on the features of one image after resize and colour (12,288)
+DEFAULT_MAX_DECODED_BYTES = 1 << 30  # 1 GiB: cap on the pixel memory the decoder allocates, summed over the images
 
 
 class DataError(ValueError):
     """A dataset could not be loaded; the message names the offending file, entry or field."""
+
+
+class UploadInfo(NamedTuple):
+    """What a folder / zip / npz of images would load as, read from headers only: the number of
+    images and each one's size after resize and colour (channels 1 = gray, 3 = RGB)."""
+    n_images: int
+    height: int
+    width: int
+    channels: int
+
+    @property
+    def n_features(self) -> int:
+        return self.height * self.width * self.channels
 
 
 @dataclass
@@ -88,6 +106,30 @@ def check_memory(n_images: int, values_per_image: int, what: str, max_memory_gb=
         )
 
 
+def check_features(size: tuple[int, int], channels: int, what: str, max_features=None) -> None:
+    """Refuse, from the headers, images that would give more than max_features kernel inputs each."""
+    cap = DEFAULT_MAX_FEATURES if max_features is None else int(max_features)
+    d = size[0] * size[1] * channels
+    if d > cap:
+        raise DataError(
+            f"{what}: each image would give {size[0]}×{size[1]}×{channels} = {d:,} features, more than the "
+            f"{cap:,} allowed (max_features={cap}); shrink the images (resize=S keeps the largest side at most "
+            "S px, e.g. resize=64) or raise max_features"
+        )
+
+
+def check_decoded_bytes(total: int, n_images: int, largest: str, what: str, max_decoded_bytes=None) -> None:
+    """Refuse, from the headers, a set of images whose decoding would allocate more pixel memory in
+    all than the cap (each is decoded once, one at a time; `largest` names the costliest)."""
+    cap = DEFAULT_MAX_DECODED_BYTES if max_decoded_bytes is None else int(max_decoded_bytes)
+    if total > cap:
+        raise DataError(
+            f"{what}: decoding the {n_images:,} images needs {format_gb(total)} of pixel memory in all "
+            f"(the largest: {largest}), more than the {format_gb(cap)} cap (max_decoded_bytes={cap}); "
+            "use fewer or smaller images"
+        )
+
+
 def check_total_bytes(total: int, what: str, max_total_bytes) -> None:
     """Refuse a zip / folder / npz whose (uncompressed) size exceeds the cap."""
     cap = DEFAULT_MAX_TOTAL_BYTES if max_total_bytes is None else int(max_total_bytes)
@@ -106,17 +148,53 @@ def check_file_count(count: int, what: str, max_files) -> None:
                         "refusing to read it")
 
 
-def check_resize(resize) -> tuple[int, int] | None:
-    """None or a (H, W) pair of positive ints."""
+def check_resize(resize) -> tuple[int, int] | int | None:
+    """None, a (H, W) pair of positive ints, or one positive int S (largest side at most S px)."""
     if resize is None:
         return None
+    if isinstance(resize, (int, np.integer)) and not isinstance(resize, bool):
+        if resize < 1:
+            raise DataError(f"resize=S (largest side in px) must be a positive integer; got {resize!r}")
+        return int(resize)
     try:
         h, w = (int(v) for v in resize)
     except (TypeError, ValueError):
-        raise DataError(f"resize must be None or (height, width); got {resize!r}") from None
+        raise DataError(f"resize must be None, (height, width) or S (largest side in px); got {resize!r}") from None
     if h < 1 or w < 1 or (h, w) != tuple(resize):
         raise DataError(f"resize must be two positive integers (height, width); got {resize!r}")
     return h, w
+
+
+def fit_size(resize, sizes) -> tuple[int, int] | None:
+    """The common output size (H, W) for images of the given (H, W) sizes, or None when they differ
+    and resize is None (the caller must refuse).
+
+    resize None: the one common size. (H, W): that. An int S, the largest side at most S px: images
+    of one size keep their aspect (scaled down so the longer side is S, each side at least 1 px;
+    never scaled up); images of different sizes become S×S squares (stretched), or m×m with m the
+    largest side found when that is smaller than S.
+    """
+    sizes = {tuple(int(v) for v in s) for s in sizes}
+    if isinstance(resize, tuple):
+        return resize
+    if resize is None:
+        return next(iter(sizes)) if len(sizes) == 1 else None
+    if len(sizes) > 1:
+        side = min(int(resize), max(max(s) for s in sizes))
+        return side, side
+    h, w = next(iter(sizes))
+    if max(h, w) <= resize:
+        return h, w
+    scale = resize / max(h, w)
+    return max(1, round(h * scale)), max(1, round(w * scale))
+
+
+def reason(exc: BaseException) -> str:
+    """An exception's text fit for the user: an OSError's strerror without its file path, object reprs
+    (``<_io.BytesIO object at 0x…>``) replaced by "the file"."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return re.sub(r"<[^<>]*? at 0x[0-9A-Fa-f]+>", "the file", str(exc)) or type(exc).__name__
 
 
 def check_color(color) -> str | None:

@@ -6,9 +6,21 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import builtin, fashion, files
-from .core import DataError, Source, allocate, bar_glyphs, check_color, check_resize, resize_images, to_color
+from .core import (
+    DataError,
+    Source,
+    UploadInfo,
+    allocate,
+    bar_glyphs,
+    check_color,
+    check_resize,
+    fit_size,
+    resize_images,
+    to_color,
+)
 
-__all__ = ["Dataset", "DataError", "load_dataset", "load_uploaded_archive", "available_datasets"]
+__all__ = ["Dataset", "DataError", "UploadInfo", "load_dataset", "load_uploaded_archive", "inspect_upload",
+           "inspect_folder", "available_datasets"]
 
 DEFAULT_TEST_FRACTION = 0.2
 
@@ -117,11 +129,14 @@ def load_dataset(name: str, *, classes=None, n_train=None, n_test=None, label_no
                  class chosen uniformly at random.
     seed:        int >= 0. The split, the noise and the simulated mixture use independent streams,
                  so changing label_noise keeps the same split.
-    resize:      None or (H, W) for image sources; color: None (keep), "gray" or "rgb".
-    source_options: path=, data=, data_root=, max_memory_gb=, max_total_bytes=, max_image_pixels=
-                 for user files; data_dir= for fashion_mnist (else $IFEXPLORER_FASHION_MNIST_DIR, else
-                 /usr/share/datasets/fashion-mnist); dim=, n_components=, n_classes=, weights=, spread=, means= for the
-                 mixture. Unknown options are refused.
+    resize:      for image sources: None (keep the size), (H, W), or an int S: the largest side at
+                 most S px, aspect kept (images of different sizes: S×S squares; see core.fit_size).
+    color:       None (keep), "gray" or "rgb".
+    source_options: path=, data=, data_root=, max_memory_gb=, max_total_bytes=, max_image_pixels=,
+                 max_file_bytes=, max_features=, max_decoded_bytes=, max_files= for user files (see
+                 data/core.py for the defaults); dim=, n_components=, n_classes=, weights=, spread=,
+                 means= for the mixture; data_dir= for fashion_mnist (else
+                 $IFEXPLORER_FASHION_MNIST_DIR, else /usr/share/datasets/fashion-mnist). Unknown options are refused.
     """
     if name not in _SOURCES:
         raise DataError(f"unknown dataset {name!r}; choose one of {sorted(_SOURCES)}")
@@ -139,6 +154,8 @@ def load_dataset(name: str, *, classes=None, n_train=None, n_test=None, label_no
         src = loader(n_train=n_train, n_test=n_test, seed=seed, classes=classes, **source_options)
     else:
         src = loader(**source_options)
+    if isinstance(size, int) and src.images is not None:  # S → the (H, W) it means for these images
+        size = fit_size(size, [src.images.shape[1:3]])
     if classes is None:
         classes = _DEFAULT_CLASSES.get(name, "all")
     return build_dataset(src, classes=classes, n_train=n_train, n_test=n_test, label_noise=p, seed=seed,
@@ -148,11 +165,30 @@ def load_dataset(name: str, *, classes=None, n_train=None, n_test=None, label_no
 def load_uploaded_archive(data: bytes, filename: str, **options) -> Dataset:
     """A user's upload (e.g. Streamlit's UploadedFile.getvalue(), .name): a .zip of class folders
     or an .npz with X and y, chosen by the file name's extension. Options as for load_dataset."""
+    return load_dataset(_upload_kind(filename), data=data, filename=filename, **options)
+
+
+def inspect_upload(data: bytes, filename: str, *, resize=None, color=None, **options) -> UploadInfo:
+    """(n_images, height, width, channels) that load_uploaded_archive(data, filename, resize=...,
+    color=...) would load, from headers only (the zip's directory and each image's header, or the
+    npz's X header): cheap enough to call on every page run. Raises the DataError the loader would
+    raise before decoding (bad names, sizes, over a budget). Options: the loader's limits."""
+    kind = _upload_kind(filename)
+    inspect = files.inspect_zip if kind == "zip" else files.inspect_npz
+    return inspect(resize=check_resize(resize), color=check_color(color), data=data, filename=filename, **options)
+
+
+def inspect_folder(path, *, resize=None, color=None, data_root=None, **options) -> UploadInfo:
+    """As inspect_upload, for load_dataset("folder", path=..., data_root=...): image headers only."""
+    return files.inspect_folder(resize=check_resize(resize), color=check_color(color), path=path,
+                                data_root=data_root, **options)
+
+
+def _upload_kind(filename) -> str:
     lower = str(filename).lower()
-    if lower.endswith(".zip"):
-        return load_dataset("zip", data=data, filename=filename, **options)
-    if lower.endswith(".npz"):
-        return load_dataset("npz", data=data, filename=filename, **options)
+    for kind in ("zip", "npz"):
+        if lower.endswith(f".{kind}"):
+            return kind
     raise DataError(f"uploaded file {filename!r}: expected a .zip (one folder per class) or an .npz (X, y)")
 
 

@@ -4,44 +4,115 @@ memory) before it decodes, and raises DataError naming the file, entry or field.
 
 Safety rules: nothing is unpickled (npz with allow_pickle=False, CIFAR only as binary batches),
 zips are read in memory and never extracted, zip entries with absolute paths or ".." are refused,
-the total (uncompressed) size is capped, Pillow's decompression-bomb warnings are errors and the
-pixel count of each image is checked from its header before decoding.
+the total (uncompressed) size is capped, and so is each image file (a zip member's declared size
+and the bytes actually read); images are read in two passes (images.py): headers first, from the
+stream, with every budget checked (pixels per image, features per image after resize, pixel memory
+of the decoder in all, memory of the result), then one image decoded at a time. Messages name files
+as the user knows them (the upload's name, the path inside the zip or relative to the data root),
+never by server paths or object reprs.
 """
 from __future__ import annotations
 
 import gzip
 import io
+import os
 import re
 import stat
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .core import DataError, Source, check_file_count, check_memory, check_options, check_total_bytes
-from .images import decode_entries, is_image_name
+from .core import (
+    DEFAULT_MAX_FILE_BYTES,
+    DataError,
+    Source,
+    UploadInfo,
+    check_features,
+    check_file_count,
+    check_memory,
+    check_options,
+    check_total_bytes,
+    fit_size,
+    reason,
+)
+from .images import CappedReader, ImagePlan, decode_images, is_image_name, plan_images
 
-_FILE_LIMITS = ("max_memory_gb", "max_total_bytes", "max_image_pixels", "max_files")
+_FILE_LIMITS = ("max_memory_gb", "max_total_bytes", "max_image_pixels", "max_files", "max_file_bytes",
+                "max_features", "max_decoded_bytes")
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """A folder's or zip's images before decoding: entries are (class, name, open) with open() giving
+    a fresh size-capped stream; name is the path inside the folder / zip."""
+    name: str
+    what: str  # how messages name it: "zip 'photos.zip'", "folder 'my-images'"
+    description: str
+    class_names: tuple[str, ...]
+    entries: list
+    skipped: list
+
+
+def _from_layout(layout: _Layout, resize, color, options) -> Source:
+    """Headers (every check), then decode: a Source."""
+    plan = plan_images(layout.entries, resize=resize, color=color, options=options, what=layout.what)
+    images = decode_images(layout.entries, plan)
+    index = {c: k for k, c in enumerate(layout.class_names)}
+    labels = np.array([index[cls] for cls, _, _ in layout.entries], dtype=np.int64)
+    return Source(name=layout.name, description=layout.description, images=images, labels=labels,
+                  class_names=layout.class_names, ids=np.array([n for _, n, _ in layout.entries], dtype=str),
+                  skipped=tuple(layout.skipped), info=dict(color=plan.color))
+
+
+def _info(layout: _Layout, resize, color, options) -> UploadInfo:
+    plan: ImagePlan = plan_images(layout.entries, resize=resize, color=color, options=options, what=layout.what)
+    return UploadInfo(len(layout.entries), plan.size[0], plan.size[1], plan.channels)
+
+
+def _file_cap(options) -> int:
+    cap = options.get("max_file_bytes")
+    return DEFAULT_MAX_FILE_BYTES if cap is None else int(cap)
+
+
+def _too_big(shown: str, size: int, cap: int) -> DataError:
+    return DataError(f"{shown} is {size:,} bytes, more than the {cap:,}-byte limit per image file "
+                     f"(max_file_bytes={cap}); refusing to read it")
 
 
 # ---------------------------------------------------------------- folder / zip of class folders
 def load_folder(*, resize=None, color=None, path=None, data_root=None, **options) -> Source:
     """A local folder with one sub-folder per class (sorted names = class order; hidden folders
     ignored). Files outside class folders and non-image files are skipped and reported. With
-    data_root, `path` and every file in it (symlinks resolved) must lie under data_root."""
+    data_root, `path` (relative paths are taken from the current directory) and every file in it
+    (symlinks resolved) must lie under data_root, and messages show paths relative to data_root."""
     check_options("folder", options, _FILE_LIMITS)
+    return _from_layout(_folder_layout(path, data_root, options), resize, color, options)
+
+
+def inspect_folder(*, resize=None, color=None, path=None, data_root=None, **options) -> UploadInfo:
+    """What load_folder would give — (n_images, height, width, channels) after resize — from the
+    image headers alone, with every check load_folder makes before decoding."""
+    check_options("folder", options, _FILE_LIMITS)
+    return _info(_folder_layout(path, data_root, options), resize, color, options)
+
+
+def _folder_layout(path, data_root, options) -> _Layout:
     if path is None:
         raise DataError("folder: give path= (a folder with one sub-folder per class)")
     root = Path(path)
+    shown = _shown_folder(path, data_root)
     if data_root is not None:
-        _check_inside(root, Path(data_root), str(path))
+        _check_inside(root, Path(data_root), shown)
     if not root.is_dir():
-        raise DataError(f"folder {str(path)!r} does not exist or is not a folder")
+        raise DataError(f"folder {shown!r} does not exist or is not a folder")
+    what = f"folder {shown!r}"
     class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     skipped = [f"{p.name} (not in a class folder)" for p in sorted(root.iterdir()) if p.is_file()]
     if not class_dirs:
-        raise DataError(f"folder {str(path)!r} has no class sub-folders (expected one sub-folder per class)")
-    files, total = [], 0
+        raise DataError(f"{what} has no class sub-folders (expected one sub-folder per class)")
+    cap, entries, total = _file_cap(options), [], 0
     for cdir in class_dirs:
         for f in sorted(p for p in cdir.rglob("*") if p.is_file()):
             rel = f.relative_to(root).as_posix()
@@ -50,62 +121,92 @@ def load_folder(*, resize=None, color=None, path=None, data_root=None, **options
             if not is_image_name(f.name):
                 skipped.append(rel)
                 continue
-            files.append((cdir.name, rel, f))
-            total += f.stat().st_size
-            check_file_count(len(files), f"folder {str(path)!r}", options.get("max_files"))
-    check_total_bytes(total, f"folder {str(path)!r}", options.get("max_total_bytes"))
-    entries = [(cls, rel, f.read_bytes()) for cls, rel, f in files]
-    return _from_entries(f"folder:{root.name}", f"images from the folder {root.name!r}",
-                         [d.name for d in class_dirs], entries, skipped, resize, color, options)
+            size = f.stat().st_size
+            if size > cap:
+                raise _too_big(f"{what}: file {rel!r}", size, cap)
+            entries.append((cdir.name, rel, _file_opener(f, rel, cap)))
+            total += size
+            check_file_count(len(entries), what, options.get("max_files"))
+    check_total_bytes(total, what, options.get("max_total_bytes"))
+    return _Layout(f"folder:{root.name}", what, f"images from the folder {root.name!r}",
+                   tuple(d.name for d in class_dirs), entries, skipped)
 
 
-def load_zip(*, resize=None, color=None, path=None, data=None, filename=None, **options) -> Source:
-    """A .zip (path= or data=bytes) holding one folder per class, possibly inside one top folder."""
-    check_options("zip", options, _FILE_LIMITS)
-    label = _label(path, data, filename, "zip")
-    zf = _open_zip(path, data, label)
-    with zf:
-        infos = zf.infolist()
-        check_file_count(len(infos), f"zip {label!r}", options.get("max_files"))
-        _check_zip_names(infos, label)
-        check_total_bytes(sum(i.file_size for i in infos), f"zip {label!r}", options.get("max_total_bytes"))
-        files, dirs, skipped = _zip_layout(infos)
-        if not files and not dirs:
-            raise DataError(f"zip {label!r} is empty: expected one folder per class")
-        class_names = sorted({p[0] for p, _ in files if len(p) > 1} | {d[0] for d in dirs})
-        entries = []
-        for parts, info in files:
-            name = info.filename
-            if len(parts) < 2:
-                skipped.append(f"{name} (not in a class folder)")
-            elif not is_image_name(parts[-1]):
-                skipped.append(name)
-            else:
-                entries.append((parts[0], name, info))
-        if not class_names:
-            raise DataError(f"zip {label!r} has no class folders (expected one folder per class)")
-        entries = [(cls, name, _read_zip_entry(zf, info, label)) for cls, name, info in entries]
-    return _from_entries(f"zip:{label}", f"images from the zip {label!r}", class_names, entries, skipped,
-                         resize, color, options)
+def _shown_folder(path, data_root) -> str:
+    """The folder as the user should read it: relative to the data root when there is one (never the
+    server's absolute path), else as the caller gave it."""
+    if data_root is None:
+        return str(path)
+    return Path(os.path.relpath(os.path.abspath(path), os.path.abspath(data_root))).as_posix()
 
 
-def _from_entries(name, description, class_names, entries, skipped, resize, color, options) -> Source:
-    """Decode (class, name, bytes) entries into a Source (validation happens before decoding)."""
-    images, modes_color = decode_entries(entries, resize=resize, color=color,
-                                         max_image_pixels=options.get("max_image_pixels"),
-                                         max_memory_gb=options.get("max_memory_gb"), what=name)
-    index = {c: k for k, c in enumerate(class_names)}
-    labels = np.array([index[cls] for cls, _, _ in entries], dtype=np.int64)
-    return Source(name=name, description=description, images=images, labels=labels,
-                  class_names=tuple(class_names), ids=np.array([n for _, n, _ in entries], dtype=str),
-                  skipped=tuple(skipped), info=dict(color=modes_color))
+def _file_opener(f: Path, rel: str, cap: int):
+    def opener():
+        try:
+            return CappedReader(open(f, "rb"), cap, rel)
+        except OSError as exc:
+            raise DataError(f"{rel}: cannot be read ({reason(exc)})") from None
+    return opener
 
 
 def _check_inside(p: Path, root: Path, shown: str) -> None:
     try:
         p.resolve().relative_to(root.resolve())
     except ValueError:
-        raise DataError(f"{shown!r} is outside the allowed data folder {str(root)!r} (symlinks resolved); refusing to read it") from None
+        raise DataError(f"{shown!r} is outside the allowed data folder (the data root; symlinks resolved); "
+                        "refusing to read it") from None
+
+
+def load_zip(*, resize=None, color=None, path=None, data=None, filename=None, **options) -> Source:
+    """A .zip (path= or data=bytes) holding one folder per class, possibly inside one top folder."""
+    check_options("zip", options, _FILE_LIMITS)
+    label = _label(path, data, filename, "zip")
+    with _open_zip(path, data, label) as zf:
+        return _from_layout(_zip_layout(zf, label, options), resize, color, options)
+
+
+def inspect_zip(*, resize=None, color=None, path=None, data=None, filename=None, **options) -> UploadInfo:
+    """What load_zip would give — (n_images, height, width, channels) after resize — from the central
+    directory and the image headers alone (each member decompressed only as far as its header)."""
+    check_options("zip", options, _FILE_LIMITS)
+    label = _label(path, data, filename, "zip")
+    with _open_zip(path, data, label) as zf:
+        return _info(_zip_layout(zf, label, options), resize, color, options)
+
+
+def _zip_layout(zf: zipfile.ZipFile, label: str, options) -> _Layout:
+    what = f"zip {label!r}"
+    infos = zf.infolist()
+    check_file_count(len(infos), what, options.get("max_files"))
+    _check_zip_names(infos, label)
+    check_total_bytes(sum(i.file_size for i in infos), what, options.get("max_total_bytes"))
+    files, dirs, skipped = _zip_members(infos)
+    if not files and not dirs:
+        raise DataError(f"{what} is empty: expected one folder per class")
+    class_names = sorted({p[0] for p, _ in files if len(p) > 1} | {d[0] for d in dirs})
+    if not class_names:
+        raise DataError(f"{what} has no class folders (expected one folder per class)")
+    cap, entries = _file_cap(options), []
+    for parts, info in files:
+        name = info.filename
+        if len(parts) < 2:
+            skipped.append(f"{name} (not in a class folder)")
+        elif not is_image_name(parts[-1]):
+            skipped.append(name)
+        elif info.file_size > cap:  # the declared size; CappedReader bounds the bytes actually read
+            raise _too_big(f"{what}: entry {name!r}", info.file_size, cap)
+        else:
+            entries.append((parts[0], name, _member_opener(zf, info, f"{what}: entry {name!r}", cap)))
+    return _Layout(f"zip:{label}", what, f"images from the zip {label!r}", tuple(class_names), entries, skipped)
+
+
+def _member_opener(zf: zipfile.ZipFile, info: zipfile.ZipInfo, shown: str, cap: int):
+    def opener():
+        try:
+            return CappedReader(zf.open(info), cap, shown)
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
+            raise DataError(f"{shown} could not be read ({reason(exc)})") from None
+    return opener
 
 
 def _label(path, data, filename, kind) -> str:
@@ -122,7 +223,7 @@ def _open_zip(path, data, label) -> zipfile.ZipFile:
     except FileNotFoundError:
         raise DataError(f"{label!r}: file not found") from None
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-        raise DataError(f"{label!r} is not a valid zip archive ({exc})") from None
+        raise DataError(f"{label!r} is not a valid zip archive ({reason(exc)})") from None
 
 
 def _check_zip_names(infos, label) -> None:
@@ -132,12 +233,13 @@ def _check_zip_names(infos, label) -> None:
         if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
             raise DataError(f"zip {label!r}: entry {info.filename!r} has an absolute path; refusing the archive")
         if ".." in name.split("/"):
-            raise DataError(f"zip {label!r}: entry {info.filename!r} escapes its folder with '..'; refusing the archive")
+            raise DataError(f"zip {label!r}: entry {info.filename!r} escapes its folder with '..'; "
+                            "refusing the archive")
         if info.flag_bits & 0x1:
             raise DataError(f"zip {label!r}: entry {info.filename!r} is encrypted; encrypted zips are not supported")
 
 
-def _zip_layout(infos):
+def _zip_members(infos):
     """Split entries into (parts, info) files and dir part-lists, dropping one or more wrapping
     top folders (a zip of a folder). macOS metadata and symlinks are skipped."""
     files, dirs, skipped = [], [], []
@@ -162,13 +264,6 @@ def _zip_layout(infos):
     return files, dirs, skipped
 
 
-def _read_zip_entry(zf, info, label) -> bytes:
-    try:
-        return zf.read(info)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
-        raise DataError(f"zip {label!r}: entry {info.filename!r} could not be read ({exc})") from None
-
-
 # ---------------------------------------------------------------- npz
 def load_npz(*, resize=None, color=None, path=None, data=None, filename=None, **options) -> Source:
     """An .npz with X: images (n, H, W), (n, H, W, 1) or (n, H, W, 3) and y: (n,) labels (ints or
@@ -177,10 +272,34 @@ def load_npz(*, resize=None, color=None, path=None, data=None, filename=None, **
     scaled over the whole array to 0..255. The kernel sees the arrays' own values: a non-uint8 X is
     used as float64 features exactly (no rounding, no shift), unless resize or color asks to convert
     the images, which then works on the 8-bit images. Never unpickles."""
-    check_options("npz", options, ("max_memory_gb", "max_total_bytes"))
     label = _label(path, data, filename, "npz")
-    zf = _open_zip(path, data, label)
-    with zf:
+    shape = _npz_check(path, data, label, resize, color, options)
+    arrays = _read_npz(path, data, label)
+    X, y = arrays["X"], arrays["y"]
+    if y.ndim != 1 or y.shape[0] != X.shape[0]:
+        raise DataError(f"npz {label!r}: y must be 1-D with one label per image; X has {X.shape[0]} images, "
+                        f"y has shape {y.shape}")
+    labels, class_names = _npz_labels(y, arrays.get("class_names"), label)
+    images = _npz_images(X, label)
+    exact = X.dtype != np.uint8 and fit_size(resize, [shape[1:3]]) == shape[1:3] and color is None
+    features = X.reshape(X.shape[0], -1).astype(np.float64) if exact else None
+    return Source(name=f"npz:{label}", description=f"arrays from {label!r}", images=images, labels=labels,
+                  class_names=class_names, ids=np.array([f"{label}:{i}" for i in range(len(labels))]),
+                  features=features)
+
+
+def inspect_npz(*, resize=None, color=None, path=None, data=None, filename=None, **options) -> UploadInfo:
+    """What load_npz would give — (n_images, height, width, channels) after resize — from X's header."""
+    label = _label(path, data, filename, "npz")
+    shape = _npz_check(path, data, label, resize, color, options)
+    size = fit_size(resize, [shape[1:3]])
+    return UploadInfo(shape[0], size[0], size[1], _npz_channels(shape, color))
+
+
+def _npz_check(path, data, label, resize, color, options) -> tuple[int, ...]:
+    """X's shape from its header, after every check that needs no decoding (names, sizes, features, memory)."""
+    check_options("npz", options, ("max_memory_gb", "max_total_bytes", "max_features"))
+    with _open_zip(path, data, label) as zf:
         check_total_bytes(sum(i.file_size for i in zf.infolist()), f"npz {label!r}", options.get("max_total_bytes"))
         names = {i.filename for i in zf.infolist()}
         for key in ("X", "y"):
@@ -189,18 +308,16 @@ def load_npz(*, resize=None, color=None, path=None, data=None, filename=None, **
         shape = _npy_shape(zf, "X.npy", label)
     if len(shape) not in (3, 4) or (len(shape) == 4 and shape[3] not in (1, 3)):
         raise DataError(f"npz {label!r}: X must have shape (n, H, W), (n, H, W, 1) or (n, H, W, 3); got {shape}")
+    size = fit_size(resize, [shape[1:3]])
+    check_features(size, _npz_channels(shape, color), f"npz {label!r}", options.get("max_features"))
     check_memory(shape[0], int(np.prod(shape[1:])), f"npz {label!r}", options.get("max_memory_gb"))
-    arrays = _read_npz(path, data, label)
-    X, y = arrays["X"], arrays["y"]
-    if y.ndim != 1 or y.shape[0] != X.shape[0]:
-        raise DataError(f"npz {label!r}: y must be 1-D with one label per image; X has {X.shape[0]} images, y has shape {y.shape}")
-    labels, class_names = _npz_labels(y, arrays.get("class_names"), label)
-    images = _npz_images(X, label)
-    exact = X.dtype != np.uint8 and resize is None and color is None
-    features = X.reshape(X.shape[0], -1).astype(np.float64) if exact else None
-    return Source(name=f"npz:{label}", description=f"arrays from {label!r}", images=images, labels=labels,
-                  class_names=class_names, ids=np.array([f"{label}:{i}" for i in range(len(labels))]),
-                  features=features)
+    return shape
+
+
+def _npz_channels(shape, color) -> int:
+    if color is not None:
+        return 1 if color == "gray" else 3
+    return 3 if len(shape) == 4 and shape[3] == 3 else 1
 
 
 def _npy_shape(zf, member, label) -> tuple[int, ...]:
@@ -211,7 +328,7 @@ def _npy_shape(zf, member, label) -> tuple[int, ...]:
             reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
             shape, _, _ = reader(fh)
     except Exception as exc:  # noqa: BLE001 - any header problem is a bad file
-        raise DataError(f"npz {label!r}: cannot read the header of {member!r} ({exc})") from None
+        raise DataError(f"npz {label!r}: cannot read the header of {member!r} ({reason(exc)})") from None
     return tuple(int(s) for s in shape)
 
 
@@ -220,9 +337,9 @@ def _read_npz(path, data, label) -> dict:
         with np.load(io.BytesIO(data) if data is not None else path, allow_pickle=False) as npz:
             return {k: npz[k] for k in npz.files if k in ("X", "y", "class_names")}
     except ValueError as exc:
-        raise DataError(f"npz {label!r}: {exc} (object arrays need pickle, which is not allowed)") from None
+        raise DataError(f"npz {label!r}: {reason(exc)} (object arrays need pickle, which is not allowed)") from None
     except (OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise DataError(f"npz {label!r} is corrupt or truncated ({exc})") from None
+        raise DataError(f"npz {label!r} is corrupt or truncated ({reason(exc)})") from None
 
 
 def _npz_labels(y, names, label):
@@ -248,7 +365,8 @@ def _npz_images(X, label) -> np.ndarray:
         return X
     bad = ~np.isfinite(X.reshape(X.shape[0], -1)).all(axis=1)
     if bad.any():
-        raise DataError(f"npz {label!r}: X contains NaN or inf in {int(bad.sum())} image(s) (first: index {int(np.argmax(bad))})")
+        raise DataError(f"npz {label!r}: X contains NaN or inf in {int(bad.sum())} image(s) "
+                        f"(first: index {int(np.argmax(bad))})")
     lo, hi = float(X.min()), float(X.max())
     if lo >= 0 and hi <= 1 and X.dtype.kind in "bf":
         out = X * 255.0
@@ -310,7 +428,7 @@ def _idx_header(p: Path, magic: int, ndim: int) -> tuple[int, ...]:
         with _open_maybe_gz(p) as fh:
             head = fh.read(4 + 4 * ndim)
     except (OSError, EOFError) as exc:
-        raise DataError(f"idx: cannot read {p.name!r} ({exc})") from None
+        raise DataError(f"idx: cannot read {p.name!r} ({reason(exc)})") from None
     if len(head) < 4 + 4 * ndim:
         raise DataError(f"idx: {p.name!r} is too short for an IDX header")
     found = int.from_bytes(head[:4], "big")
@@ -327,7 +445,7 @@ def _idx_body(p: Path, offset: int, count: int) -> np.ndarray:
             fh.read(offset)
             body = fh.read(count + 1)  # never more than the header promises (+1 to detect extra)
     except (OSError, EOFError) as exc:
-        raise DataError(f"idx: {p.name!r} is corrupt or truncated ({exc})") from None
+        raise DataError(f"idx: {p.name!r} is corrupt or truncated ({reason(exc)})") from None
     if len(body) != count:
         raise DataError(f"idx: {p.name!r}: the header promises {count} data bytes but the file holds "
                         f"{'more' if len(body) > count else len(body)}")

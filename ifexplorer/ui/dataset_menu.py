@@ -28,7 +28,7 @@ class Choice:
     n_train: int
     n_test: int
     max_total: int | None
-    dim: int = 784          # input features (for the memory estimate; own images: 28×28 assumed)
+    dim: int = 784          # input features (for the memory estimate; own images: read from their headers)
     path: str | None = None  # the folder of an IDX / CIFAR-10 entry (becomes ExperimentConfig.source)
 
 
@@ -195,9 +195,10 @@ def load(config, upload: bytes | None = None):
     if config.dataset == "upload":
         if upload is None:
             raise ValueError("The uploaded archive is no longer in this session; upload it again.")
-        return mod.load_uploaded_archive(upload, config.filename or "upload.zip", **common)
+        return mod.load_uploaded_archive(upload, config.filename or "upload.zip", resize=config.resize, **common)
     if config.dataset == "folder":
-        return mod.load_dataset("folder", path=config.source, data_root=str(data_root()), **common)
+        return mod.load_dataset("folder", path=config.source, data_root=str(data_root()), resize=config.resize,
+                                **common)
     if config.dataset in ("idx", "cifar10"):
         return mod.load_dataset(config.dataset, path=_inside_data_root(config.source), classes=config.classes,
                                 **common)

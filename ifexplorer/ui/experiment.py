@@ -40,6 +40,7 @@ class ExperimentConfig:
     seed: int = 0
     source: str | None = None       # sha256 of uploaded bytes, or a folder path under the data root
     filename: str | None = None     # name of the uploaded archive (zip / npz)
+    resize: int | None = None       # own images: the largest side in px after resizing (None = keep the size)
 
 
 class Experiment:

@@ -1,7 +1,7 @@
 """The shared sidebar: which experiment every page shows (dataset, sizes, λ, noise, seed, device)."""
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 import streamlit as st
 
@@ -9,10 +9,15 @@ from ifexplorer import NTKInfluence, device_label
 from ifexplorer.device import format_bytes
 from ifexplorer.ui import dataset_menu
 from ifexplorer.ui.experiment import ExperimentConfig, configure_threads, sha256
+from ifexplorer.ui.text import md_escape
 
 REGS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0)
 DEFAULT_REG = 1e-3
 UPLOAD_KEY = "upload_bytes"
+RESIZE_SIDES = (16, 28, 32, 48, 64, 0)  # own images: "Resize to" choices, the largest side in px (0 = keep)
+DEFAULT_RESIZE = 64
+RESIZE_KEY = "own_resize"    # own images: the "Resize to" choice
+INSPECT_KEY = "own_inspect"  # own images: UploadInfo read from the headers, or the loader's message (memo: +"_memo")
 
 
 def _reset_sizes() -> None:
@@ -49,15 +54,23 @@ def sidebar() -> tuple[ExperimentConfig | None, bytes | None]:
         _resources(int(n_train) or 1000, c.dim, own=label == dataset_menu.OWN)
     if label == dataset_menu.OWN and source is None:
         return None, None
+    resize = (st.session_state.get(RESIZE_KEY) or None) if label == dataset_menu.OWN else None
     config = ExperimentConfig(name, c.classes, int(n_train), int(n_test), float(reg), float(noise), int(seed),
-                              source, filename)
+                              source, filename, resize=resize)
     return config, upload
 
 
 def _own_data():
-    """Upload (zip / npz) or a local folder under the data root. Returns (name, source, filename, bytes)."""
+    """Upload (zip / npz) or a local folder under the data root, and the size the images are shrunk to.
+    Returns (name, source, filename, bytes); leaves in session state the resize (RESIZE_KEY) and what
+    the images' headers say (INSPECT_KEY: UploadInfo or the loader's message, for the memory estimate)."""
     how = st.radio("Your images from", ["Upload an archive", "A folder on this machine"], key="own_how",
                    horizontal=True)
+    resize = st.selectbox("Resize to", RESIZE_SIDES, index=RESIZE_SIDES.index(DEFAULT_RESIZE), key=RESIZE_KEY,
+                          format_func=lambda s: f"largest side ≤ {s} px" if s else "original size",
+                          help="Images are shrunk before anything is fitted (aspect kept; images of different "
+                               "sizes become squares): each gives height × width × channels features.")
+    st.session_state[INSPECT_KEY] = None
     if how == "Upload an archive":
         file = st.file_uploader("Zip of class folders, or .npz", type=["zip", "npz"], key="upload",
                                 help="Zip: one sub-folder per class with PNG/JPEG images. "
@@ -65,23 +78,50 @@ def _own_data():
         if file is None:
             st.caption("Upload a file to use it.")
             return "upload", None, None, None
-        data = file.getvalue()
-        return "upload", sha256(data), file.name, data
-    root = dataset_menu.data_root()
-    path = st.text_input("Folder (inside the data root)", key="folder", placeholder="my-images")
-    st.caption(f"Data root: `{root}` (set IFEXPLORER_DATA_ROOT to change it).")
-    if not path:
-        return "folder", None, None, None
-    full = (root / path).resolve() if not Path(path).is_absolute() else Path(path).resolve()
-    return "folder", str(full), None, None
+        name, data, filename = "upload", file.getvalue(), file.name
+        source = sha256(data)
+        inspect = lambda mod: mod.inspect_upload(data, filename, resize=resize or None)  # noqa: E731
+    else:
+        root = dataset_menu.data_root()
+        path = st.text_input("Folder (inside the data root)", key="folder", placeholder="my-images")
+        st.caption(f"Data root: `{root}` (set IFEXPLORER_DATA_ROOT to change it).")
+        if not path:
+            return "folder", None, None, None
+        name, data, filename = "folder", None, None
+        source = os.path.normpath(root / path)  # not resolved: messages show it relative to the root, as typed
+        inspect = lambda mod: mod.inspect_folder(source, resize=resize or None, data_root=str(root))  # noqa: E731
+    # the headers, read once per (source, resize): the estimate in _resources, and early refusals
+    memo = st.session_state.get(INSPECT_KEY + "_memo")
+    if memo is None or memo[0] != (source, resize):
+        mod = dataset_menu.data_module()
+        try:
+            memo = (source, resize), inspect(mod) if hasattr(mod, "inspect_upload") else None
+        except dataset_menu.data_errors() as exc:
+            memo = (source, resize), str(exc)
+        st.session_state[INSPECT_KEY + "_memo"] = memo
+    st.session_state[INSPECT_KEY] = memo[1]
+    return name, source, filename, data
 
 
 def _resources(n_train: int, dim: int, own: bool = False) -> None:
-    """The device in use and the memory the chosen size needs."""
+    """The device in use and the memory the chosen size needs (own images: their real count and size
+    after resize, read from the headers)."""
     configure_threads()  # before device_label(), which reports the thread count
+    info = st.session_state.get(INSPECT_KEY) if own else None
+    if isinstance(info, str):
+        st.caption(f"Device: **{device_label()}** · these images cannot be used: {md_escape(info)}")
+        return
+    if own and info is None:
+        st.caption(f"Device: **{device_label()}** · choose your images to see the memory the fit needs")
+        return
     try:
-        need = NTKInfluence(reg=1.0).estimate_fit_bytes(n_train, dim)
-        size = "for about 1,000 images of 28×28" if own else f"for {n_train:,} points × {dim} features"
+        if own:
+            n_train = info.n_images - max(1, int(0.2 * info.n_images + 0.5))  # the loader's default 80 / 20 split
+            dim = info.n_features
+        need = NTKInfluence(reg=1.0).estimate_fit_bytes(max(n_train, 1), dim)
+        size = (f"for {n_train:,} training points × {dim:,} features ({info.height}×{info.width}"
+                f"{'' if info.channels == 1 else '×3'} after resizing)" if own
+                else f"for {n_train:,} points × {dim} features")
         st.caption(f"Device: **{device_label()}** · the fit needs about **{format_bytes(need)}** ({size})")
     except ValueError as exc:
         st.caption(f"Device: {exc}")

@@ -412,3 +412,30 @@ def test_an_idx_folder_in_the_data_root_is_a_menu_entry(tmp_path, monkeypatch):
     assert not at.error, [e.value for e in at.error]
     assert [m.value for m in at.metric if m.label == "Training points"] == ["12"]
     assert any("idx:kmnist" in c.value and "classes 0, 1" in c.value for c in at.caption)
+
+
+def test_uploads_are_resized_by_default_and_the_memory_estimate_counts_their_real_size():
+    from ifexplorer.device import format_bytes
+    from ifexplorer.ui import sidebar
+
+    rng = np.random.default_rng(1)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for cls in ("wide", "flat"):
+            for k in range(8):
+                png = io.BytesIO()
+                Image.fromarray(rng.integers(1, 256, (100, 80), dtype=np.uint8)).save(png, format="PNG")
+                zf.writestr(f"{cls}/{k}.png", png.getvalue())
+    at = _app()
+    _choose_upload(at).set_value(("big.zip", buf.getvalue(), "application/zip")).run()
+    _ok(at)
+    assert at.selectbox(key=sidebar.RESIZE_KEY).value == sidebar.DEFAULT_RESIZE == 64
+    need = NTKInfluence(reg=1.0).estimate_fit_bytes(13, 64 * 51)  # 16 images, 13 to train; 100×80 → 64×51
+    assert any(f"**{format_bytes(need)}** (for 13 training points × 3,264 features (64×51 after resizing))" in c.value
+               for c in at.caption), [c.value for c in at.caption]
+    fitted = [e for c, e in experiment._store()["experiments"].items() if c.filename == "big.zip"]
+    assert [e.config.resize for e in fitted] == [64] and fitted[0].data.image_shape == (64, 51)
+    at.selectbox(key=sidebar.RESIZE_KEY).set_value(0).run()  # "original size"
+    _ok(at)
+    fitted = {e.config.resize: e for c, e in experiment._store()["experiments"].items() if c.filename == "big.zip"}
+    assert fitted[None].data.image_shape == (100, 80)
