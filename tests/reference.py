@@ -35,6 +35,31 @@ def random_unit_rows(rng, n, d):
     return X / np.linalg.norm(X, axis=1, keepdims=True)
 
 
+def rotated_rows(X, angle, rng):
+    """Rows at `angle` from the rows of X, same norms: ‖x‖ (cos(a) u + sin(a) v), v ⟂ u a random unit vector."""
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    U = X / norms
+    V = rng.normal(size=X.shape)
+    V -= np.sum(V * U, axis=1, keepdims=True) * U
+    V /= np.linalg.norm(V, axis=1, keepdims=True)
+    return norms * (np.cos(angle) * U + np.sin(angle) * V)
+
+
+def brute_force_complexity(H, y, lam):
+    """yᵀ(H + λI)⁻¹y − y₋ᵢᵀ(H₋ᵢ + λI)⁻¹y₋ᵢ for every i, by refitting without i: (n,)."""
+    full = np.sum(y * krr_fit(H, y, lam))
+    keeps = [np.arange(len(H)) != i for i in range(len(H))]
+    return np.array([full - np.sum(y[keep] * krr_fit(H[np.ix_(keep, keep)], y[keep], lam)) for keep in keeps])
+
+
+def ihvp_reference(H, K, y, yt, lam):
+    """Koh & Liang's estimate with the explicit inverse Q = (H + λI)⁻¹: (f(x) − y_x)·(−λ α_i (K Q)_i), (m, n)."""
+    Q = np.linalg.inv(H + lam * np.eye(len(H)))
+    alpha, KQ = (Q @ y).reshape(len(H), -1), K @ Q
+    residual = (K @ alpha - yt.reshape(len(K), -1))  # (m, C)
+    return -lam * KQ * (residual @ alpha.T)
+
+
 def ntk_mpmath(X1, X2=None, depth=1, dps=40):
     """MATH §9's depth-L ReLU NTK (depth 1 = §2) entry by entry in mpmath with `dps` digits, from the
     exact float64 inputs, with the textbook arccos (at 40 digits it keeps ≥ 20 near cos θ = 1).

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from ifexplorer.kernels import empirical_ntk, ntk_two_layer
-from reference import ntk_mpmath, ntk_reference, random_unit_rows
+from reference import ntk_mpmath, ntk_reference, random_unit_rows, rotated_rows
 
 
 def test_ntk_matches_formula_entrywise_any_norms():
@@ -60,22 +60,13 @@ def test_empirical_ntk_of_wide_network_converges_to_analytic_kernel():
 ANGLES = (1e-9, 1e-7, 1e-5, 1e-3)
 
 
-def _rotated(X, angle, rng):
-    """Rows at `angle` from the rows of X, same norms: ‖x‖ (cos(a) u + sin(a) v), v ⟂ u a random unit vector."""
-    U = X / np.linalg.norm(X, axis=1, keepdims=True)
-    V = rng.normal(size=X.shape)
-    V -= np.sum(V * U, axis=1, keepdims=True) * U
-    V /= np.linalg.norm(V, axis=1, keepdims=True)
-    return np.linalg.norm(X, axis=1, keepdims=True) * (np.cos(angle) * U + np.sin(angle) * V)
-
-
 def _hard_pairs(base, rng):
     """X1 = base rows at norms 1e-3 … 1e3; X2 = their exact copies, near-copies at ANGLES, copies rescaled to
     other norms, antipodes and near-antipodes at ANGLES."""
     X1 = base * 10.0 ** rng.uniform(-3, 3, size=(len(base), 1))
-    near = [_rotated(X1, a, rng) for a in ANGLES]
+    near = [rotated_rows(X1, a, rng) for a in ANGLES]
     rescaled = X1 * 10.0 ** rng.uniform(-3, 3, size=(len(base), 1))
-    X2 = np.vstack([X1, *near, rescaled, _rotated(rescaled, 1e-6, rng), -X1, *(-x for x in near)])
+    X2 = np.vstack([X1, *near, rescaled, rotated_rows(rescaled, 1e-6, rng), -X1, *(-x for x in near)])
     return X1, X2
 
 
@@ -116,7 +107,7 @@ def test_two_layer_kernel_is_exact_to_rounding(data):
 def test_symmetric_kernel_with_duplicates_is_exact_off_and_on_the_diagonal():
     rng = np.random.default_rng(23)
     base = rng.normal(size=(5, 20))
-    X = np.vstack([base, base[:2], *(_rotated(base, a, rng) for a in ANGLES), -base[:2]])
+    X = np.vstack([base, base[:2], *(rotated_rows(base, a, rng) for a in ANGLES), -base[:2]])
     X *= 10.0 ** rng.uniform(-3, 3, size=(len(X), 1))
     H = ntk_two_layer(torch.as_tensor(X), block_rows=3).numpy()
     R = ntk_mpmath(X)
