@@ -9,7 +9,8 @@ It does not depend on the initial scale κ. The diagonal is exactly L‖x‖²/2
 Precision. arccos loses half the digits where cos θ ≈ ±1 (a test point equal to a training point came out
 wrong by 1e-8 relative), so there π − θ₁ is recomputed from the unit vectors u = x/‖x‖,
 π − θ = 2·atan2(‖u + u'‖, ‖u − u'‖), and each deeper angle comes from 1 − cos θ_{l+1} written without
-cancellation. Every entry is then exact to rounding, beyond the rounding of x·x' itself.
+cancellation. Every entry is then exact to rounding, apart from the rounding of x·x' and of u, an
+absolute error that shows only where H passes through zero (near-antipodal x, x').
 """
 from __future__ import annotations
 
@@ -90,8 +91,9 @@ def _next_layer(theta_big: torch.Tensor, supplement: torch.Tensor, norms1: torch
     """One step of MATH §9 on a block (b, n): Θ^l → Θ^{l+1} = Σ^{l+1} + Θ^l (π − θ_l)/π in place in
     theta_big, from supplement = π − θ_l (consumed); returns π − θ_{l+1}.
 
-    With ρ = cos θ, 1 − ρ_{l+1} = 2 sin²(θ/2) − (sin θ − θ cos θ)/π: accurate to ulps of θ², so
-    θ_{l+1} = 2·asin(√((1 − ρ_{l+1})/2)) keeps the absolute accuracy of θ_l (arccos(ρ_{l+1}) would not).
+    With ρ = cos θ, 1 − ρ_{l+1} = 2 sin²(θ/2) − (sin θ − θ cos θ)/π has a rounding error O(εθ) (sin θ and
+    θ cos θ are both ≈ θ), so θ_{l+1} = 2·asin(√((1 − ρ_{l+1})/2)) ≈ √(2(1 − ρ_{l+1})) is good to O(ε), as
+    θ_l was; arccos(ρ_{l+1}) would be good to O(√ε) only.
     """
     theta_big.mul_(supplement).div_(math.pi)
     theta = supplement.neg_().add_(math.pi)

@@ -91,3 +91,40 @@ def _ntk_entry_mpmath(dot, scale, depth):
         big = scale * rho + big * (pi - theta) / pi
         theta = angle(rho)
     return big * (pi - theta) / (2 * pi)
+
+
+def deep_network_weights(rng, d, width, depth):
+    """Weights of MATH §9's network, all N(0, 1): W¹ (width, d), W² … W^L (width, width), a ±1 (width,)."""
+    import torch
+
+    shapes = [(width, d)] + [(width, width)] * (depth - 1)
+    weights = [torch.as_tensor(rng.normal(size=shape)) for shape in shapes]
+    return weights, torch.as_tensor(rng.choice([-1.0, 1.0], size=width))
+
+
+def deep_network(X, weights, a):
+    """MATH §9: h¹ = W¹x, h^{l+1} = √(2/w) W^{l+1} relu(h^l), f = w^{-1/2} Σ_r a_r relu(h^L)_r.
+    X (n, d) tensor. Returns f (n,) and the pre-activations [h¹ … h^L], each (n, w)."""
+    import torch
+
+    width = a.shape[0]
+    hs = [X @ weights[0].T]
+    for W in weights[1:]:
+        hs.append(np.sqrt(2 / width) * torch.relu(hs[-1]) @ W.T)
+    return torch.relu(hs[-1]) @ a / np.sqrt(width), hs
+
+
+def empirical_ntk_deep(X, weights, a):
+    """Σ over every weight of ∂f(x)/∂W ∂f(x')/∂W for the network of deep_network, (n, n), by autograd.
+
+    ∂f/∂W^l = c_l g_l z_{l−1}ᵀ with g_l = ∂f/∂h^l (autograd), z₀ = x, z_{l−1} = relu(h^{l−1}), c₁ = 1,
+    c_l = √(2/w); so layer l adds c_l² (g_l(x)·g_l(x')) (z_{l−1}(x)·z_{l−1}(x')) without forming the
+    (n, #weights) Jacobian (checked against it in the tests)."""
+    import torch
+
+    weights = [W.detach().requires_grad_() for W in weights]
+    f, hs = deep_network(X, weights, a)
+    grads = torch.autograd.grad(f.sum(), hs)  # row k of each depends on x_k only
+    inputs = [X] + [torch.relu(h) for h in hs[:-1]]
+    scales = [1.0] + [2 / a.shape[0]] * (len(weights) - 1)
+    return sum(c * (g @ g.T) * (z @ z.T) for c, g, z in zip(scales, grads, inputs)).detach()
