@@ -75,6 +75,33 @@ def test_duplicates_and_near_duplicates_match_refits_on_the_exact_kernel(C):
     assert _rel(model.complexity(), brute_force_complexity(H, y, lam)) < 1e-10
 
 
+@pytest.mark.parametrize("C", [None, 3])
+def test_depth_three_matches_refits_on_the_exact_deep_kernel(C):
+    X, y, Xt, yt, H, K = _near_duplicate_problem(C, depth=3, seed=31)
+    lam = 0.1
+    model = NTKInfluence(reg=lam, depth=3).fit(X, y)
+    f, loo = K @ krr_fit(H, y, lam), brute_force_loo(H, K, y, lam)
+    np.testing.assert_allclose(np.diag(model.kernel_train_.numpy()), 1.5 * np.sum(X * X, axis=1), rtol=1e-15)
+    assert _rel(model.predict(Xt), f) < 1e-10
+    assert _rel(model.loo_predictions(Xt), loo) < 1e-10
+    assert _rel(model.influence(Xt, yt), _influence_reference(loo, f, yt)) < 1e-10
+    assert _rel(model.ihvp_influence(Xt, yt), ihvp_reference(H, K, y, yt, lam)) < 1e-10
+    assert _rel(model.complexity(), brute_force_complexity(H, y, lam)) < 1e-10
+    assert _rel(model.at_time(float("inf")).influence(Xt, yt), _influence_reference(loo, f, yt)) < 1e-10
+
+
+@pytest.mark.parametrize("depth", [0, -2, True, 2.0, "3", None])
+def test_bad_depth(depth):
+    with pytest.raises(ValueError, match="depth must be an integer ≥ 1"):
+        NTKInfluence(depth=depth)
+
+
+def test_kernel_and_depth_are_exclusive():
+    with pytest.raises(ValueError, match="either a kernel or a depth"):
+        NTKInfluence(kernel=lambda A, B: A @ (A if B is None else B).T, depth=2)
+    assert NTKInfluence(depth=np.int64(2)).depth == 2
+
+
 def test_self_influence_loo_residuals_complexity_against_brute_force():
     X, y, _, _ = _problem(n=30, C=2, seed=4)
     lam = 0.05
