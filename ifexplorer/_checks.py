@@ -53,6 +53,13 @@ def check_positive(value, name: str) -> float:
     return v
 
 
+def check_depth(value) -> int:
+    """An integer ≥ 1 (not a bool, not a float such as 2.0)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"depth must be an integer ≥ 1; got {value!r}")
+    return int(value)
+
+
 def _to_numpy_or_tensor(X, name):
     if isinstance(X, torch.Tensor):
         return X.detach()

@@ -16,10 +16,10 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from ._checks import as_matrix, as_targets, check_positive
+from ._checks import as_matrix, as_targets, check_depth, check_positive
 from .device import check_fits, resolve_device, resolve_dtype
 from .dynamics import Spectral, TimeView
-from .kernels import DEFAULT_BLOCK_ROWS, ntk_two_layer
+from .kernels import DEFAULT_BLOCK_ROWS, ntk_relu
 from .results import ErrorBounds, Progress, TopInfluences, no_progress, top_influences
 
 TEST_BLOCK_ROWS = 1024  # test points processed together: bounds device temporaries to O(block · n)
@@ -27,14 +27,16 @@ TEST_BLOCK_ROWS = 1024  # test points processed together: bounds device temporar
 
 class NTKInfluence:
     """Exact leave-one-out influence of every training point on every test point for the NTK predictor
-    (kernel ridge regression with the two-layer ReLU NTK).
+    (kernel ridge regression with the ReLU NTK).
 
     Parameters
     ----------
     reg : λ > 0, the pull of the weights to their initial value (MATH §1).
     device : "auto" (cuda if present), "cpu" or "cuda[:k]".
     dtype : None (float64) or "float32" (GPU only).
-    kernel : callable (X1, X2 or None) -> (m, n) tensor; default the two-layer ReLU NTK.
+    kernel : callable (X1, X2 or None) -> (m, n) tensor; default the ReLU NTK of the given depth.
+    depth : L ≥ 1, the depth of the ReLU network whose NTK is used (MATH §9); 1 is the two-layer network
+        of MATH §1–§2. Every method works for any depth.
 
     Learned attributes (after fit): ``X_train_`` (n, d), ``y_train_`` (n, C) tensors, ``kernel_train_`` H
     (n, n), ``cholesky_`` L (n, n), ``alpha_`` (n, C), ``q_diag_`` diag(Q) (n,), ``n_outputs_`` C.
@@ -44,7 +46,10 @@ class NTKInfluence:
     ifexplorer.experiments need no private attributes; they are not part of the stable API.
     """
 
-    def __init__(self, reg: float = 1e-3, device: str = "auto", dtype=None, kernel=None):
+    def __init__(self, reg: float = 1e-3, device: str = "auto", dtype=None, kernel=None, depth: int = 1):
+        self.depth = check_depth(depth)
+        if kernel is not None and self.depth != 1:
+            raise ValueError(f"give either a kernel or a depth, not both (got a kernel and depth {self.depth})")
         self.reg = reg
         self.device = device
         self.dtype = dtype
@@ -255,8 +260,9 @@ class NTKInfluence:
 
     # -------------------------------------------------------------------------------- internals
     def _kernel(self, X1: torch.Tensor, X2: torch.Tensor | None) -> torch.Tensor:
-        fn = self.kernel or ntk_two_layer
-        return fn(X1, X2)
+        if self.kernel is not None:
+            return self.kernel(X1, X2)
+        return ntk_relu(X1, X2, depth=self.depth)
 
     def _loo_blocks(self, Xt: torch.Tensor):
         """Yield (row slice, f (b, C), k(x)ᵀQ (b, n)) over blocks of test rows."""

@@ -1,7 +1,16 @@
 import numpy as np
 import pytest
 import torch
-from reference import brute_force_loo, krr_fit, ntk_reference, random_unit_rows
+from reference import (
+    brute_force_complexity,
+    brute_force_loo,
+    ihvp_reference,
+    krr_fit,
+    ntk_mpmath,
+    ntk_reference,
+    random_unit_rows,
+    rotated_rows,
+)
 
 from ifexplorer import InsufficientMemoryError, NTKInfluence, top_influences
 from ifexplorer.kernels import ntk_two_layer
@@ -23,6 +32,27 @@ def _rel(a, b):
     return np.max(np.abs(a - b)) / np.max(np.abs(b))
 
 
+def _near_duplicate_problem(C=None, depth=1, seed=30):
+    """Training rows with exact duplicates and near-duplicates (angles 1e-9, 1e-7), test rows equal to or
+    within 1e-8 of training rows, and the 40-digit kernels H (n, n), K (m, n) between them."""
+    rng = np.random.default_rng(seed)
+    base = random_unit_rows(rng, 20, 5)
+    X = np.vstack([base, base[:4], rotated_rows(base[4:8], 1e-9, rng), rotated_rows(base[8:12], 1e-7, rng)])
+    Xt = np.vstack([X[:6], rotated_rows(X[20:26], 1e-8, rng), random_unit_rows(rng, 3, 5)])
+    if C is None:
+        y, yt = np.sign(X[:, 0] + 0.3 * rng.normal(size=len(X))), np.sign(Xt[:, 0])
+    else:
+        y, yt = np.eye(C)[rng.integers(0, C, len(X))], np.eye(C)[rng.integers(0, C, len(Xt))]
+    return X, y, Xt, yt, ntk_mpmath(X, depth=depth), ntk_mpmath(Xt, X, depth=depth)
+
+
+def _influence_reference(loo, f, yt):
+    """I(i, x) = ½‖f⁻ⁱ(x) − y_x‖² − ½‖f(x) − y_x‖² from loo (m, n[, C]) and f (m[, C]): (m, n)."""
+    m, n = loo.shape[:2]
+    removed = 0.5 * np.sum(np.reshape(loo - yt[:, None], (m, n, -1)) ** 2, axis=-1)
+    return removed - 0.5 * np.sum(np.reshape(f - yt, (m, -1)) ** 2, axis=1)[:, None]
+
+
 @pytest.mark.parametrize("lam", LAMBDAS)
 @pytest.mark.parametrize("C", [None, 3])
 def test_influence_and_loo_equal_brute_force_refits(lam, C):
@@ -37,6 +67,47 @@ def test_influence_and_loo_equal_brute_force_refits(lam, C):
     loss = lambda pred, target: 0.5 * np.sum(np.reshape((pred - target) ** 2, pred.shape[:2] + (-1,)), axis=-1)
     brute_infl = loss(loo, yt[:, None]) - (0.5 * np.sum(np.reshape((f - yt) ** 2, (len(yt), -1)), axis=1))[:, None]
     assert _rel(model.influence(Xt, yt), brute_infl) < 1e-8
+
+
+@pytest.mark.parametrize("C", [None, 3])
+def test_duplicates_and_near_duplicates_match_refits_on_the_exact_kernel(C):
+    """The old arccos kernel was 1e-8 off on such points; these figures were off by 1e-9 … 8e-9."""
+    X, y, Xt, yt, H, K = _near_duplicate_problem(C)
+    lam = 0.1
+    model = NTKInfluence(reg=lam).fit(X, y)
+    f, loo = K @ krr_fit(H, y, lam), brute_force_loo(H, K, y, lam)
+    assert _rel(model.predict(Xt), f) < 1e-10
+    assert _rel(model.loo_predictions(Xt), loo) < 1e-10
+    assert _rel(model.influence(Xt, yt), _influence_reference(loo, f, yt)) < 1e-10
+    assert _rel(model.ihvp_influence(Xt, yt), ihvp_reference(H, K, y, yt, lam)) < 1e-10
+    assert _rel(model.complexity(), brute_force_complexity(H, y, lam)) < 1e-10
+
+
+@pytest.mark.parametrize("C", [None, 3])
+def test_depth_three_matches_refits_on_the_exact_deep_kernel(C):
+    X, y, Xt, yt, H, K = _near_duplicate_problem(C, depth=3, seed=31)
+    lam = 0.1
+    model = NTKInfluence(reg=lam, depth=3).fit(X, y)
+    f, loo = K @ krr_fit(H, y, lam), brute_force_loo(H, K, y, lam)
+    np.testing.assert_allclose(np.diag(model.kernel_train_.numpy()), 1.5 * np.sum(X * X, axis=1), rtol=1e-15)
+    assert _rel(model.predict(Xt), f) < 1e-10
+    assert _rel(model.loo_predictions(Xt), loo) < 1e-10
+    assert _rel(model.influence(Xt, yt), _influence_reference(loo, f, yt)) < 1e-10
+    assert _rel(model.ihvp_influence(Xt, yt), ihvp_reference(H, K, y, yt, lam)) < 1e-10
+    assert _rel(model.complexity(), brute_force_complexity(H, y, lam)) < 1e-10
+    assert _rel(model.at_time(float("inf")).influence(Xt, yt), _influence_reference(loo, f, yt)) < 1e-10
+
+
+@pytest.mark.parametrize("depth", [0, -2, True, 2.0, "3", None])
+def test_bad_depth(depth):
+    with pytest.raises(ValueError, match="depth must be an integer ≥ 1"):
+        NTKInfluence(depth=depth)
+
+
+def test_kernel_and_depth_are_exclusive():
+    with pytest.raises(ValueError, match="either a kernel or a depth"):
+        NTKInfluence(kernel=lambda A, B: A @ (A if B is None else B).T, depth=2)
+    assert NTKInfluence(depth=np.int64(2)).depth == 2
 
 
 def test_self_influence_loo_residuals_complexity_against_brute_force():
