@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..dynamics import check_time, spectral
+from .._checks import check_time
+from ..dynamics import spectral
 from ..rational import phi_exact
 from ..results import Progress, no_progress, top_influences
 
