@@ -27,9 +27,8 @@ import torch
 from . import solvers
 from ._checks import as_matrix, as_targets, check_indices, check_int, check_positive, check_tolerances
 from .device import check_fits, resolve_device, resolve_dtype
-from .results import no_progress
+from .results import Progress, no_progress
 
-Progress = Callable[[float, str], None]
 # How often the incrementally updated pre-activations G·U are recomputed from scratch (float drift).
 _REFRESH_EVERY = 200
 
