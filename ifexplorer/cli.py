@@ -1,5 +1,6 @@
-"""Command line: `python -m ifexplorer validate …` runs the network check (MATH §7) and writes
-DIR/validation.json plus the plots (DIR/scatter_w<width>.html, DIR/correlation_vs_width.html).
+"""Command line: `ifexplorer validate …` (or `python -m ifexplorer validate …`) runs the network check
+(MATH §7) and writes DIR/validation.json plus the plots (DIR/scatter_w<width>.html,
+DIR/correlation_vs_width.html). Every setting is checked before the data are loaded.
 
 Ctrl-C stops it after keeping every finished retrain: the JSON then holds the completed widths and
 the finished retrains of the interrupted one ("interrupted": true)."""
@@ -13,7 +14,7 @@ from pathlib import Path
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m ifexplorer", description="IF Explorer command line")
+    p = argparse.ArgumentParser(prog="ifexplorer", description="IF Explorer command line (also: python -m ifexplorer)")
     sub = p.add_subparsers(dest="command", required=True)
     v = sub.add_parser("validate", help="NTK influence against leave-one-out retraining of real networks",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -24,12 +25,14 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--widths", type=int, nargs="+", default=[256, 1024, 4096])
     v.add_argument("--reg", type=float, default=0.1, help="λ, the pull to the initial weights")
     v.add_argument("--n-retrain", type=int, default=30, help="training points retrained per width")
-    v.add_argument("--top-fraction", type=float, default=0.5, help="share of retrained points chosen by |NTK influence|")
+    v.add_argument("--top-fraction", type=float, default=0.5,
+                   help="share of retrained points chosen by |NTK influence|")
     v.add_argument("--kappa", type=float, default=1.0, help="std of the initial weights")
     v.add_argument("--standard-init", action="store_true",
                    help="independent neurons instead of antisymmetric pairs (f0 ≠ 0; the NTK is fitted to y − f0)")
     v.add_argument("--seed", type=int, default=0)
-    v.add_argument("--dtype", choices=["float32", "float64"], default=None, help="default: float64 on CPU, float32 on GPU")
+    v.add_argument("--dtype", choices=["float32", "float64"], default="float64",
+                   help="float32 (GPU only) halves the memory")
     v.add_argument("--device", default="auto")
     v.add_argument("--chunk-size", type=int, default=None, help="retrains per batched job (default: from memory)")
     v.add_argument("--max-steps", type=int, default=20000)
@@ -50,34 +53,51 @@ def _classes(values):
     return tuple(int(c) if c.lstrip("-").isdigit() else c for c in values)
 
 
+class _ProgressBar:
+    """progress(fraction, message) as a tqdm bar on stderr, drawn at the first report (so a run refused
+    for its arguments prints its error without an empty bar)."""
+
+    def __init__(self):
+        self.bar = None
+
+    def __call__(self, fraction: float, message: str) -> None:
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=1000, unit="‰", bar_format="{l_bar}{bar}| {elapsed}<{remaining} {postfix}",
+                            file=sys.stderr)
+        self.bar.n = int(1000 * fraction)
+        self.bar.set_postfix_str(message[-70:], refresh=False)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
 def validate(args) -> int:
-    from tqdm import tqdm
-
     from .data import load_dataset
-    from .experiments.network_check import run_validation, write_plots
+    from .experiments.network_check import NetworkCheckConfig, run_validation, write_plots
 
+    classes = _classes(args.classes)
+    config = NetworkCheckConfig(  # checks every setting before the data are loaded
+        widths=args.widths, reg=args.reg, n_retrain=args.n_retrain, n_test=args.n_test,
+        top_fraction=args.top_fraction, kappa=args.kappa, antisymmetric=not args.standard_init, seed=args.seed,
+        methods=args.methods, chunk_size=args.chunk_size, dtype=args.dtype, device=args.device,
+        max_steps=args.max_steps,
+        lissa=dict(depth=args.lissa_depth, scale=args.lissa_scale, damping=args.lissa_damping,
+                   batch_size=args.lissa_batch_size, repeats=args.lissa_repeats),
+        cg=dict(max_iter=args.cg_iters, damping=args.cg_damping),
+        extra=dict(dataset=args.dataset, classes=list(classes)))
+    data = load_dataset(args.dataset, classes=classes, n_train=args.n_train, n_test=max(args.n_test, 10),
+                        seed=args.seed)
     out = Path(args.out)
-    data = load_dataset(args.dataset, classes=_classes(args.classes), n_train=args.n_train,
-                        n_test=max(args.n_test, 10), seed=args.seed)
-    bar = tqdm(total=1000, unit="‰", bar_format="{l_bar}{bar}| {elapsed}<{remaining} {postfix}", file=sys.stderr)
-
-    def progress(fraction: float, message: str) -> None:
-        bar.n = int(1000 * fraction)
-        bar.set_postfix_str(message[-70:], refresh=False)
-        bar.refresh()
-
-    lissa = dict(depth=args.lissa_depth, scale=args.lissa_scale, damping=args.lissa_damping,
-                 batch_size=args.lissa_batch_size, repeats=args.lissa_repeats)
-    cg = dict(max_iter=args.cg_iters, damping=args.cg_damping)
-    dtype = None if args.dtype is None else args.dtype
-    result = run_validation(data.X_train, data.y_train, data.X_test, data.y_test, widths=args.widths, reg=args.reg,
-                            n_retrain=args.n_retrain, n_test=args.n_test, top_fraction=args.top_fraction,
-                            kappa=args.kappa, antisymmetric=not args.standard_init, seed=args.seed,
-                            methods=args.methods, lissa=lissa, cg=cg, chunk_size=args.chunk_size, dtype=dtype,
-                            device=args.device, max_steps=args.max_steps, out=out / "validation.json",
-                            progress=progress,
-                            config_extra=dict(dataset=args.dataset, classes=list(_classes(args.classes))))
-    bar.close()
+    progress = _ProgressBar()
+    try:
+        result = run_validation(data.X_train, data.y_train, data.X_test, data.y_test, config,
+                                out=out / "validation.json", progress=progress)
+    finally:
+        progress.close()
     if not args.no_plots and result.widths:
         write_plots(result, out)
     print(format_table(result.table()))
@@ -93,7 +113,8 @@ def format_table(rows) -> str:
     head = ["width", "retrains", "flips", "s/retrain"] + [f"{m} P / S" for m in methods]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        cells = [str(r["width"]), str(r["retrains"]), f"{100 * r['flip_fraction']:.1f}%", f"{r['seconds_per_retrain']:.2f}"]
+        cells = [str(r["width"]), str(r["retrains"]), f"{100 * r['flip_fraction']:.1f}%",
+                 f"{r['seconds_per_retrain']:.2f}"]
         cells += [f"{_f(r[m + '_pearson'])} / {_f(r[m + '_spearman'])}" for m in methods]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -104,15 +125,18 @@ def _f(x) -> str:
 
 
 def main(argv=None) -> int:
-    args = _parser().parse_args(argv)
-    if args.command == "validate":
-        # Ctrl-C must raise KeyboardInterrupt (to keep the finished retrains) even when the shell
-        # started us with SIGINT ignored (a background job of a non-interactive shell).
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-        try:
-            return validate(args)
-        except ValueError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-    return 2
+    """The `ifexplorer` / `python -m ifexplorer` command. Returns the exit code: 0 done (also for --help),
+    2 bad arguments, 130 interrupted (partial results written)."""
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # --help, or argparse's own usage error (already printed)
+        return exc.code if isinstance(exc.code, int) else 2
+    # Ctrl-C must raise KeyboardInterrupt (to keep the finished retrains) even when the shell
+    # started us with SIGINT ignored (a background job of a non-interactive shell).
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return validate(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

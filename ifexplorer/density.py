@@ -8,14 +8,12 @@ leave-one-out log-density, which is exactly the quantity returned.
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 from scipy.special import logsumexp
 from sklearn.decomposition import PCA
 
-from ._checks import as_matrix
+from ._checks import as_matrix, check_float, check_int
 
 
 def log_density(X, n_components: int = 10, bandwidth="cv", seed: int = 0) -> np.ndarray:
@@ -30,12 +28,12 @@ def log_density(X, n_components: int = 10, bandwidth="cv", seed: int = 0) -> np.
 
 def reduce_features(X, n_components: int = 10, seed: int = 0) -> np.ndarray:
     """PCA projection of X (n, d) to (n, k), k = min(n_components, n − 1, d)."""
+    n_components = check_int(n_components, "n_components", min_val=1)
+    seed = check_int(seed, "seed", min_val=0)
     X = as_matrix(X, "X", torch.device("cpu"), torch.float64, nonzero_rows=False).numpy()
     if X.shape[0] < 3:
         raise ValueError(f"a density estimate needs at least 3 points; got {X.shape[0]}")
-    k = int(min(n_components, X.shape[0] - 1, X.shape[1]))
-    if k < 1:
-        raise ValueError(f"n_components must be at least 1; got {n_components}")
+    k = min(n_components, X.shape[0] - 1, X.shape[1])
     return PCA(n_components=k, random_state=seed).fit_transform(X)
 
 
@@ -57,14 +55,8 @@ def choose_bandwidth(sq_dist: np.ndarray, Z: np.ndarray, bandwidth="cv") -> floa
             grid = scale * np.geomspace(0.02, 2.0, 30)
             scores = [np.mean(_loo_log_density(sq_dist, h, k)) for h in grid]
             return float(grid[int(np.argmax(scores))])
-        raise ValueError(f"bandwidth must be 'cv', 'scott' or a positive number; got {bandwidth!r}")
-    try:
-        h = float(bandwidth)
-    except (TypeError, ValueError):
-        h = math.nan
-    if not np.isfinite(h) or h <= 0:
-        raise ValueError(f"bandwidth must be a positive number; got {bandwidth!r}")
-    return h
+    return check_float(bandwidth, "bandwidth", min_val=0, include_boundaries="neither",
+                       what="'cv', 'scott' or a positive number")
 
 
 def _squared_distances(Z: np.ndarray) -> np.ndarray:

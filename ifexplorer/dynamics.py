@@ -20,32 +20,19 @@ from __future__ import annotations
 
 import hashlib
 import math
-import numbers
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
 import numpy as np
 import torch
 
+from ._checks import check_time
 from .rational import phi_exact, phi_resolvents
 from .results import TopInfluences, top_influences
 
 U_CACHE_BYTES = 256 * 2 ** 20  # Vᵀk(x) of recent test sets kept per model, at most this many bytes
 POLES_CACHE_BYTES = 128 * 2 ** 20  # per-t resolvent data kept per model
 ROW_BLOCK = 512  # training rows processed together in the batched leave-one-out pass
-
-
-def check_time(t) -> float:
-    """A training time t ∈ [0, ∞] as a float; ValueError for negative, NaN or non-numeric t."""
-    if isinstance(t, (bool, np.bool_, str, bytes)) or not isinstance(t, (numbers.Real, np.ndarray, torch.Tensor)):
-        raise ValueError(f"t must be a non-negative number (float('inf') for the fully trained model); got {t!r}")
-    try:
-        value = float(t)
-    except (TypeError, ValueError):
-        raise ValueError(f"t must be a single non-negative number; got {t!r}") from None
-    if math.isnan(value) or value < 0:
-        raise ValueError(f"t must be ≥ 0 (0 = untrained, float('inf') = fully trained); got {t!r}")
-    return value
 
 
 class Spectral:

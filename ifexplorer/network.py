@@ -19,17 +19,16 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import torch
 
 from . import solvers
-from ._checks import as_matrix, as_targets, check_positive
+from ._checks import as_matrix, as_targets, check_indices, check_int, check_positive, check_tolerances
 from .device import check_fits, resolve_device, resolve_dtype
-from .results import no_progress
+from .results import Progress, no_progress
 
-Progress = Callable[[float, str], None]
 # How often the incrementally updated pre-activations G·U are recomputed from scratch (float drift).
 _REFRESH_EVERY = 200
 
@@ -58,13 +57,14 @@ class TwoLayerReLU:
 
     def __init__(self, width: int, n_inputs: int, n_outputs: int = 1, *, kappa: float = 1.0, seed: int = 0,
                  antisymmetric: bool = True, device: str = "auto", dtype=None):
-        self.width = _check_int(width, "width", 1)
-        self.n_inputs = _check_int(n_inputs, "n_inputs", 1)
-        self.n_outputs = _check_int(n_outputs, "n_outputs", 1)
+        self.width = check_int(width, "width", min_val=1)
+        self.n_inputs = check_int(n_inputs, "n_inputs", min_val=1)
+        self.n_outputs = check_int(n_outputs, "n_outputs", min_val=1)
         self.kappa = check_positive(kappa, "kappa (κ)")
         if antisymmetric and self.width % 2:
-            raise ValueError(f"the antisymmetric initialization pairs neurons, so width must be even; got {width}")
-        self.seed, self.antisymmetric = int(seed), bool(antisymmetric)
+            raise ValueError(f"width must be even (the antisymmetric initialization pairs neurons); got {width!r}")
+        self.seed = check_int(seed, "seed", min_val=0)
+        self.antisymmetric = bool(antisymmetric)
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)
         gen = torch.Generator().manual_seed(self.seed)
@@ -176,10 +176,6 @@ class _SpanProblem:
         P.mul_(S).add_(U, alpha=self.reg)
         return P, R
 
-    def loss(self, R: torch.Tensor, U: torch.Tensor, GU: torch.Tensor) -> torch.Tensor:
-        """½‖R‖² + (λ/2)‖Uᵀ X‖² = ½‖R‖² + (λ/2) tr(Uᵀ G U). (B,)"""
-        return 0.5 * R.square().sum(dim=(1, 2)) + 0.5 * self.reg * (U * GU).sum(dim=(1, 2))
-
     def curvature(self, iters: int = 60, seed: int = 0) -> float:
         """λ_max of the Gauss–Newton part J Jᵀ at W0 (power iteration with J Jᵀ u = w^{-1/2}((G P)∘S) a)."""
         S = (self.Z0 > 0).to(self.Z0.dtype)
@@ -205,12 +201,107 @@ def make_schedule(net: TwoLayerReLU, X: torch.Tensor, y: torch.Tensor, reg: floa
     eta = check_positive(lr, "lr") if lr is not None else 1.0 / (safety * (curv - reg) + reg)
     q = math.sqrt(min(1.0, reg * eta))
     momentum = (1 - q) / (1 + q) if method == "nesterov" else 0.0
-    return Schedule(float(eta), float(momentum), float(curv), method, reg)
+    return Schedule(lr=float(eta), momentum=float(momentum), curvature=float(curv), method=method,
+                    reg_for_momentum=reg)
+
+
+@dataclass
+class _Live:
+    """Per-network state of the networks of a batch still training: row b of every tensor is the network
+    ids[b] of the batch. U (b, n, width) = U_k, U_prev = U_{k−1}; GU, GU_prev = G·U_k, G·U_{k−1} (on the
+    device); eta (b,) step size, decays (b,) step decays so far, best (b,) best gradient norm since the last
+    decay, since (b,) steps since it last improved by 30% (CPU); thresh, loss0 (b,) the stopping threshold
+    and the loss at step 0 (set at step 0)."""
+    ids: torch.Tensor
+    mask: torch.Tensor
+    U: torch.Tensor
+    GU: torch.Tensor
+    U_prev: torch.Tensor
+    GU_prev: torch.Tensor
+    eta: torch.Tensor
+    decays: torch.Tensor
+    best: torch.Tensor
+    since: torch.Tensor
+    thresh: torch.Tensor | None = None
+    loss0: torch.Tensor | None = None
+
+    @classmethod
+    def start(cls, mask: torch.Tensor, width: int, lr: float) -> _Live:
+        """B networks at U = 0 with step size lr; mask (B, n) on the device."""
+        B, n = mask.shape
+        U = torch.zeros((B, n, width), dtype=mask.dtype, device=mask.device)
+        return cls(ids=torch.arange(B), mask=mask, U=U, GU=torch.zeros_like(U), U_prev=torch.zeros_like(U),
+                   GU_prev=torch.zeros_like(U), eta=torch.full((B,), lr, dtype=torch.float64),
+                   decays=torch.zeros(B, dtype=torch.long), best=torch.full((B,), math.inf, dtype=torch.float64),
+                   since=torch.zeros(B, dtype=torch.long))
+
+    def keep(self, rows: torch.Tensor) -> _Live:
+        """The state of the networks where rows (b,) bool (CPU) is True."""
+        return _Live(**{f.name: None if (t := getattr(self, f.name)) is None else t[rows.to(t.device)]
+                        for f in fields(self)})
+
+    def track(self, g: torch.Tensor, sched: Schedule, max_decays: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Record this step's gradient norms g (b,); returns (stalled, exhausted) (b,) bool: no 30% gain for a
+        window of ~3/√(λη) steps, and stalled with no step decay left."""
+        improved = g < 0.7 * self.best
+        self.best = torch.where(improved, g, self.best)
+        self.since = torch.where(improved, torch.zeros_like(self.since), self.since + 1)
+        rate = sched.reg_for_momentum * self.eta
+        if sched.momentum > 0:
+            rate = torch.sqrt(rate)
+        window = (3.0 / rate).clamp(20, 1000).long()
+        stall = ~improved & (self.since > window)
+        return stall, stall & (self.decays >= max_decays)
+
+    def decay(self, rows: torch.Tensor) -> None:
+        """Divide the step of the networks where rows (b,) is True by 4 and restart their momentum."""
+        if not bool(rows.any()):
+            return
+        self.eta = torch.where(rows, self.eta / 4, self.eta)
+        self.decays += rows.long()
+        self.best = torch.where(rows, torch.full_like(self.best, math.inf), self.best)
+        self.since = torch.where(rows, torch.zeros_like(self.since), self.since)
+        sel = rows.to(self.U.device)
+        self.U_prev[sel], self.GU_prev[sel] = self.U[sel], self.GU[sel]
+
+
+@dataclass
+class _BatchResult:
+    """What _train_batch returns for B networks: coef U (B, n, width) at the stop; losses, one (B,) array
+    per step (NaN once a network stopped); steps, grad_norm, decays (B,); stopped (B,) True where the
+    network met the tolerance or exhausted its step decays (False: cut by max_steps or should_stop)."""
+    coef: torch.Tensor
+    losses: list
+    steps: np.ndarray
+    grad_norm: np.ndarray
+    stopped: np.ndarray
+    decays: np.ndarray
+
+    @classmethod
+    def empty(cls, B: int, n: int, width: int, dtype: torch.dtype, device: torch.device) -> _BatchResult:
+        return cls(torch.zeros((B, n, width), dtype=dtype, device=device), [], np.zeros(B, dtype=np.int64),
+                   np.full(B, np.nan), np.zeros(B, dtype=bool), np.zeros(B, dtype=np.int64))
+
+    def finish(self, live: _Live, rows: torch.Tensor, V: torch.Tensor, g: torch.Tensor, met: torch.Tensor) -> None:
+        """Store the networks where rows (b,) is True: coefficients V (b, n, width), gradient norms g (b,),
+        met (b,) whether they stopped by the tolerance or kink rule."""
+        ids = live.ids[rows]
+        self.coef[ids.to(V.device)] = V[rows.to(V.device)]
+        sel = ids.numpy()
+        self.grad_norm[sel] = g[rows].numpy()
+        self.decays[sel] = live.decays[rows].numpy()
+        self.stopped[sel] = met[rows].numpy()
+
+    def add_losses(self, live: _Live, loss: torch.Tensor) -> None:
+        """This step's losses (b,) of the live networks; NaN for the stopped ones."""
+        row = np.full(len(self.steps), np.nan)
+        row[live.ids.numpy()] = loss.numpy()
+        self.losses.append(row)
 
 
 def _train_batch(prob: _SpanProblem, mask: torch.Tensor, sched: Schedule, rtol: float, atol: float,
                  max_steps: int, should_stop: Callable[[], bool] | None = None,
-                 on_step: Callable[[int, float], None] | None = None, max_decays: int = 3):
+                 on_step: Callable[[int, float], None] | None = None, max_decays: int = 3) -> _BatchResult:
     """Train B networks at once (mask (B, n): 1 where the point is in that network's training set).
 
     Nesterov in coefficient space: V = U_k + β(U_k − U_{k−1}); U_{k+1} = V − η P(V). The products
@@ -225,87 +316,47 @@ def _train_batch(prob: _SpanProblem, mask: torch.Tensor, sched: Schedule, rtol: 
     has not improved by 30% for a window of ~3/√(λη) steps, its step is divided by 4 (momentum re-tuned,
     restarted), up to max_decays times, after which it stops as "kink-limited" (each decay divides the
     chatter of the outputs by ~4; measured ~3e-6 after two decays at width 1024). Every decision is per
-    network, so a batched run is the same computation as each network alone.
-    Returns (U (B, n, width), losses list of (B,) arrays [NaN once stopped], steps (B,), grad_norm (B,),
-    stopped (B,), decays (B,))."""
-    B = mask.shape[0]
+    network, so a batched run is the same computation as each network alone."""
     n, width = prob.Z0.shape
     dev, dt = prob.Z0.device, prob.Z0.dtype
     G, reg = prob.G, prob.reg
-    result = torch.zeros((B, n, width), dtype=dt, device=dev)
-    U = torch.zeros((B, n, width), dtype=dt, device=dev)
-    GU, U_prev, GU_prev = torch.zeros_like(U), torch.zeros_like(U), torch.zeros_like(U)
-    ids = torch.arange(B)  # original index of each live network
-    live_mask = mask
-    steps_out = np.zeros(B, dtype=np.int64)
-    decays_out = np.zeros(B, dtype=np.int64)
-    gnorm_out = np.full(B, np.nan)
-    stopped_out = np.zeros(B, dtype=bool)
-    eta = torch.full((B,), sched.lr, dtype=torch.float64)
-    decays = torch.zeros(B, dtype=torch.long)
-    best = torch.full((B,), float("inf"), dtype=torch.float64)
-    since = torch.zeros(B, dtype=torch.long)
-    thresh = loss0 = None
-    losses = []
-    use_momentum = sched.momentum > 0
+    live = _Live.start(mask, width, sched.lr)
+    out = _BatchResult.empty(mask.shape[0], n, width, dt, dev)
     for k in range(max_steps + 1):
         if k and k % _REFRESH_EVERY == 0:  # float drift of the incrementally updated G·U
-            GU, GU_prev = G @ U, G @ U_prev
-        if use_momentum:
-            bt = _momentum(eta, sched.reg_for_momentum).to(dev, dt)[:, None, None]
-            V = (U - U_prev).mul_(bt).add_(U)
-            GV = (GU - GU_prev).mul_(bt).add_(GU)
+            live.GU, live.GU_prev = G @ live.U, G @ live.U_prev
+        if sched.momentum > 0:
+            bt = _momentum(live.eta, sched.reg_for_momentum).to(dev, dt)[:, None, None]
+            V = (live.U - live.U_prev).mul_(bt).add_(live.U)
+            GV = (live.GU - live.GU_prev).mul_(bt).add_(live.GU)
         else:
-            V, GV = U.clone(), GU.clone()
-        P, R = prob.grad_coef(prob.Z0 + GV, V, live_mask)
+            V, GV = live.U.clone(), live.GU.clone()
+        P, R = prob.grad_coef(prob.Z0 + GV, V, live.mask)
         GP = G @ P
         g = _batch_dot(P, GP).clamp_min(0).sqrt().cpu()
         loss = (0.5 * R.square().sum(dim=(1, 2)) + 0.5 * reg * _batch_dot(V, GV)).cpu()
-        if loss0 is None:
-            loss0, thresh = loss.clone(), torch.clamp(rtol * g, min=atol)
-        _check_divergence(loss, loss0, k, sched)
-        row = np.full(B, np.nan)
-        row[ids.numpy()] = loss.numpy()
-        losses.append(row)
-        improved = g < 0.7 * best
-        best = torch.where(improved, g, best)
-        since = torch.where(improved, torch.zeros_like(since), since + 1)
-        rate = torch.sqrt(sched.reg_for_momentum * eta) if use_momentum else sched.reg_for_momentum * eta
-        window = (3.0 / rate).clamp(20, 1000).long()
-        stall = ~improved & (since > window)
-        exhausted = stall & (decays >= max_decays)
-        done = (g <= thresh) | exhausted
+        if live.loss0 is None:
+            live.loss0, live.thresh = loss.clone(), torch.clamp(rtol * g, min=atol)
+        _check_divergence(loss, live.loss0, k, sched)
+        out.add_losses(live, loss)
+        stall, exhausted = live.track(g, sched, max_decays)
+        met = (g <= live.thresh) | exhausted
         last = k == max_steps or (should_stop is not None and should_stop())
-        if bool(done.any()) or last:
-            fin = torch.ones_like(done) if last else done
-            sel = ids[fin].numpy()
-            result[ids[fin].to(dev)] = V[fin.to(dev)]
-            gnorm_out[sel], decays_out[sel] = g[fin].numpy(), decays[fin].numpy()
-            stopped_out[sel] = done[fin].numpy()
-            keep = ~fin
-            if not bool(keep.any()):
+        fin = torch.ones_like(met) if last else met
+        if bool(fin.any()):
+            out.finish(live, fin, V, g, met)
+            if bool(fin.all()):
                 break
-            kd = keep.to(dev)
-            U, GU, U_prev, GU_prev = U[kd], GU[kd], U_prev[kd], GU_prev[kd]
-            V, GV, P, GP, live_mask = V[kd], GV[kd], P[kd], GP[kd], live_mask[kd]
-            ids, eta, decays, best, since = ids[keep], eta[keep], decays[keep], best[keep], since[keep]
-            thresh, loss0, stall, exhausted = thresh[keep], loss0[keep], stall[keep], exhausted[keep]
-            g = g[keep]
-        steps_out[ids.numpy()] += 1
-        e = eta.to(dev, dt)[:, None, None]
-        U_prev, GU_prev = U, GU
-        U, GU = V.sub_(P.mul_(e)), GV.sub_(GP.mul_(e))
-        decay = stall & ~exhausted
-        if bool(decay.any()):  # smaller step, momentum restarted from the current point
-            eta = torch.where(decay, eta / 4, eta)
-            decays += decay.long()
-            best = torch.where(decay, torch.full_like(best, float("inf")), best)
-            since = torch.where(decay, torch.zeros_like(since), since)
-            sel = decay.to(dev)
-            U_prev[sel], GU_prev[sel] = U[sel], GU[sel]
+        e = live.eta.to(dev, dt)[:, None, None]
+        live.U_prev, live.GU_prev = live.U, live.GU
+        live.U, live.GU = V.sub_(P.mul_(e)), GV.sub_(GP.mul_(e))
+        live.decay(stall & ~exhausted)  # smaller step, momentum restarted from the current point
+        if bool(fin.any()):
+            live, g = live.keep(~fin), g[~fin]
+        out.steps[live.ids.numpy()] += 1
         if on_step is not None:
             on_step(k, float(g.max()))
-    return result, losses, steps_out, gnorm_out, stopped_out, decays_out
+    return out
 
 
 def _batch_dot(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
@@ -342,29 +393,30 @@ def train(net: TwoLayerReLU, X, y, reg: float, *, method: str = "nesterov", lr: 
     """
     progress = progress or no_progress
     reg = check_positive(reg, "reg (λ)")
-    rtol, atol = _check_tolerances(rtol, atol)
+    rtol, atol = check_tolerances(rtol, atol)
     Xt = net.inputs(X, "X_train")
     yt, _ = net.targets(y, Xt.shape[0], "y_train")
-    max_steps = _check_int(max_steps, "max_steps", 1)
+    max_steps = check_int(max_steps, "max_steps", min_val=1)
     sched = make_schedule(net, Xt, yt, reg, method, lr)
     prob = _SpanProblem(net, Xt, yt, reg)
     _check_memory(net, Xt.shape[0], 1)
     t0 = time.perf_counter()
     mask = torch.ones((1, Xt.shape[0]), dtype=net.dtype, device=net.device)
     on_step = _step_reporter(progress, max_steps)
-    U, losses, steps, gnorm, conv, decays = _train_batch(prob, mask, sched, rtol, atol, max_steps, on_step=on_step)
-    if require_convergence and not conv[0]:
+    run = _train_batch(prob, mask, sched, rtol, atol, max_steps, on_step=on_step)
+    if require_convergence and not run.stopped[0]:
         raise NotConvergedError(
-            f"training stopped after {max_steps} steps with gradient norm {gnorm[0]:.3g} above the tolerance; "
-            "raise max_steps, use method='nesterov', or loosen rtol"
+            f"training stopped after {max_steps} steps with gradient norm {run.grad_norm[0]:.3g} above the "
+            "tolerance; raise max_steps, use method='nesterov', or loosen rtol"
         )
-    coef = U[0]
+    coef = run.coef[0]
     W = net.W0 + coef.T @ Xt
     flips = _flip_fraction(prob.Z0, prob.Z0 + prob.G @ coef)
-    progress(1.0, f"trained in {int(steps[0])} steps")
-    return TrainResult(net, Xt, yt, reg, W, coef, np.array([l[0] for l in losses]), int(steps[0]),
-                       float(gnorm[0]), flips, sched, time.perf_counter() - t0, bool(conv[0]),
-                       int(decays[0]))
+    progress(1.0, f"trained in {int(run.steps[0])} steps")
+    return TrainResult(net=net, X=Xt, y=yt, reg=reg, W=W, coef=coef, losses=np.array([row[0] for row in run.losses]),
+                       steps=int(run.steps[0]), grad_norm=float(run.grad_norm[0]), flip_fraction=flips,
+                       schedule=sched, seconds=time.perf_counter() - t0, converged=bool(run.stopped[0]),
+                       step_decays=int(run.decays[0]))
 
 
 def retrain_loo(fit: TrainResult, indices, *, X_eval=None, chunk_size: int | None = None, rtol: float = 1e-8,
@@ -383,8 +435,9 @@ def retrain_loo(fit: TrainResult, indices, *, X_eval=None, chunk_size: int | Non
     progress = progress or no_progress
     net, X, y = fit.net, fit.X, fit.y
     n = X.shape[0]
-    idx = _check_indices(indices, n)
-    rtol, atol = _check_tolerances(rtol, atol)
+    idx = check_indices(indices, n, unique=True)
+    rtol, atol = check_tolerances(rtol, atol)
+    max_steps = check_int(max_steps, "max_steps", min_val=1)
     Xe = X if X_eval is None else net.inputs(X_eval, "X_eval")
     R, m, C = len(idx), Xe.shape[0], net.n_outputs
     if memory_budget is None:
@@ -393,8 +446,9 @@ def retrain_loo(fit: TrainResult, indices, *, X_eval=None, chunk_size: int | Non
     _check_memory(net, n, chunk)
     prob = _SpanProblem(net, X, y, fit.reg)
     Ge, Ze0 = Xe @ X.T, Xe @ net.W0.T
-    out = LOOResult(idx, np.zeros(R, bool), np.full((R, m, C), np.nan), np.full((R, n, C), np.nan),
-                    np.zeros(R, int), np.full(R, np.nan), 0.0)
+    out = LOOResult(indices=idx, completed=np.zeros(R, bool), eval_predictions=np.full((R, m, C), np.nan),
+                    train_predictions=np.full((R, n, C), np.nan), steps=np.zeros(R, int),
+                    flip_fraction=np.full(R, np.nan), seconds=0.0)
     t0 = time.perf_counter()
     try:
         for start in range(0, R, chunk):
@@ -406,21 +460,21 @@ def retrain_loo(fit: TrainResult, indices, *, X_eval=None, chunk_size: int | Non
             mask = torch.ones((len(sel), n), dtype=net.dtype, device=net.device)
             mask[torch.arange(len(sel)), torch.as_tensor(sel)] = 0
             on_step = _chunk_reporter(progress, start, len(sel), R, max(fit.steps, 1))
-            U, _, steps, gnorm, conv, decays = _train_batch(prob, mask, fit.schedule, rtol, atol, max_steps,
-                                                            on_step=on_step)
-            if not conv.all():
+            run = _train_batch(prob, mask, fit.schedule, rtol, atol, max_steps, on_step=on_step)
+            if not run.stopped.all():
                 raise NotConvergedError(
-                    f"{int((~conv).sum())} leave-one-out retrain(s) did not reach the gradient tolerance in "
-                    f"{max_steps} steps (worst gradient norm {np.nanmax(gnorm):.3g}); raise max_steps"
+                    f"{int((~run.stopped).sum())} leave-one-out retrain(s) did not reach the gradient tolerance "
+                    f"in {max_steps} steps (worst gradient norm {np.nanmax(run.grad_norm):.3g}); raise max_steps"
                 )
             rows = slice(start, start + len(sel))
+            U = run.coef
             GU = prob.G @ U
             out.train_predictions[rows] = prob.outputs(prob.Z0 + GU).cpu().numpy()
             out.eval_predictions[rows] = prob.outputs(Ze0 + Ge @ U).cpu().numpy()
             out.flip_fraction[rows] = [_flip_fraction(prob.Z0, prob.Z0 + GU[b]) for b in range(len(sel))]
-            out.steps[rows] = steps
+            out.steps[rows] = run.steps
             out.completed[rows] = True
-            del U, GU
+            del run, U, GU
     except KeyboardInterrupt:
         out.interrupted = True
     out.seconds = time.perf_counter() - t0
@@ -439,7 +493,7 @@ class NetworkInfluence:
     """
 
     def __init__(self, net: TwoLayerReLU, W: torch.Tensor, X: torch.Tensor, y: torch.Tensor, reg: float):
-        self.net, self.W, self.X, self.y, self.reg = net, W, X, y, float(reg)
+        self.net, self.W, self.X, self.y, self.reg = net, W, X, y, check_positive(reg, "reg (λ)")
         self.S = (X @ W.T > 0).to(W.dtype)  # (n, width) activation pattern
         self.residual = net.forward(X, W) - y  # (n, C)
         self.scale = 1.0 / math.sqrt(net.width)
@@ -522,12 +576,8 @@ class NetworkInfluence:
             g = self.test_gradient(X_test[j], y_test[j])
             if solver == "cg":
                 s, info = solvers.conjugate_gradient(self.hvp, g, **options)
-            elif solver == "lissa":
-                opts = dict(options)
-                opts.setdefault("seed", j)
-                s, info = solvers.lissa(self.hvp, g, n=self.X.shape[0], **opts)
             else:
-                raise ValueError(f"solver must be 'cg' or 'lissa'; got {solver!r}")
+                s, info = solvers.lissa(self.hvp, g, n=self.X.shape[0], **{"seed": j, **options})
             rows.append(self.influence_from_ihvp(s))
             infos.append(info)
         return torch.stack(rows), infos
@@ -543,41 +593,10 @@ def _flip_fraction(Z_start: torch.Tensor, Z_end: torch.Tensor) -> float:
     return float(((Z_start > 0) != (Z_end > 0)).to(torch.float64).mean())
 
 
-def _check_int(value, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or int(value) < minimum:
-        raise ValueError(f"{name} must be an integer ≥ {minimum}; got {value!r}")
-    return int(value)
-
-
-def _check_indices(indices, n: int) -> np.ndarray:
-    idx = np.asarray(indices)
-    if idx.ndim != 1 or idx.size == 0 or not np.issubdtype(idx.dtype, np.integer):
-        raise ValueError(f"indices must be a non-empty 1-D list of integers; got {indices!r}")
-    bad = idx[(idx < 0) | (idx >= n)]
-    if bad.size:
-        raise ValueError(f"index {int(bad[0])} is out of range for {n} training points (valid: 0 … {n - 1})")
-    values, counts = np.unique(idx, return_counts=True)
-    if (counts > 1).any():
-        raise ValueError(f"index {int(values[np.argmax(counts > 1)])} is listed more than once; each point is "
-                         "retrained once")
-    return idx.astype(np.int64)
-
-
-def _check_tolerances(rtol, atol) -> tuple[float, float]:
-    """Gradient-norm tolerances: finite, rtol ≥ 0, atol ≥ 0, not both 0."""
-    try:
-        rtol, atol = float(rtol), float(atol)
-    except (TypeError, ValueError):
-        raise ValueError(f"rtol and atol must be numbers; got rtol={rtol!r}, atol={atol!r}") from None
-    if not (np.isfinite(rtol) and np.isfinite(atol)) or rtol < 0 or atol < 0 or rtol == atol == 0:
-        raise ValueError(f"rtol and atol must be finite, ≥ 0 and not both 0; got rtol={rtol!r}, atol={atol!r}")
-    return rtol, atol
-
-
 def _chunk_size(net: TwoLayerReLU, n: int, chunk_size: int | None, budget: float) -> int:
     """Networks per batch: the given one, or as many as fit ~12 (n, width) buffers each in `budget` bytes."""
     if chunk_size is not None:
-        return _check_int(chunk_size, "chunk_size", 1)
+        return check_int(chunk_size, "chunk_size", min_val=1)
     per = 12 * n * net.width * torch.finfo(net.dtype).bits // 8
     return max(1, int(budget // per))
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._checks import check_int
+
 Progress = Callable[[float, str], None]
 
 
@@ -35,12 +37,11 @@ class ErrorBounds:
 def top_influences(scores, k: int = 10) -> TopInfluences:
     """Split one test point's influence row (n,) into the k most helpful and k most harmful points."""
     scores = np.asarray(scores, dtype=np.float64).ravel()
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be an integer ≥ 1; got {k!r}")
+    k = check_int(k, "k", min_val=1)
     order = np.argsort(-scores, kind="stable")
-    helpful = order[: int(k)]
+    helpful = order[:k]
     helpful = helpful[scores[helpful] > 0]
-    harmful = order[::-1][: int(k)]
+    harmful = order[::-1][:k]
     harmful = harmful[scores[harmful] < 0]
     return TopInfluences(helpful=helpful, helpful_scores=scores[helpful], harmful=harmful,
                          harmful_scores=scores[harmful])

@@ -15,23 +15,26 @@ from collections.abc import Callable
 
 import torch
 
-from ._checks import check_positive
+from ._checks import check_int, check_nonnegative, check_positive
 
 HVP = Callable[..., torch.Tensor]
+
+
+class LissaDivergedError(ValueError):
+    """The LiSSA recursion blew up: the scale is below the largest eigenvalue of a (mini-batch) Hessian."""
 
 
 def lissa(hvp: HVP, v: torch.Tensor, *, n: int, damping: float = 0.01, scale: float = 25.0, depth: int = 1000,
           batch_size: int | None = 16, repeats: int = 1, seed: int = 0) -> tuple[torch.Tensor, dict]:
     """Stochastic estimate of (Hess + damping·I)⁻¹ v. n: number of training points (to draw mini-batches
-    of batch_size; None = full batch, deterministic). Raises ValueError if the recursion blows up
-    (scale too small for the curvature). Returns (estimate shaped like v, info)."""
+    of batch_size; None = full batch, deterministic). Raises LissaDivergedError (a ValueError) if the
+    recursion blows up (scale too small for the curvature). Returns (estimate shaped like v, info)."""
     scale = check_positive(scale, "scale")
-    if damping < 0:
-        raise ValueError(f"damping must be ≥ 0; got {damping!r}")
-    depth, repeats = _positive_int(depth, "depth"), _positive_int(repeats, "repeats")
+    damping = check_nonnegative(damping, "damping")
+    depth, repeats = check_int(depth, "depth", min_val=1), check_int(repeats, "repeats", min_val=1)
     if batch_size is not None:
-        batch_size = min(_positive_int(batch_size, "batch_size"), n)
-    gen = torch.Generator().manual_seed(int(seed))
+        batch_size = min(check_int(batch_size, "batch_size", min_val=1), n)
+    gen = torch.Generator().manual_seed(check_int(seed, "seed", min_val=0))
     vnorm = float(torch.linalg.vector_norm(v)) or 1.0
     total = torch.zeros_like(v)
     for _ in range(repeats):
@@ -40,7 +43,7 @@ def lissa(hvp: HVP, v: torch.Tensor, *, n: int, damping: float = 0.01, scale: fl
             rows = None if batch_size is None else torch.randperm(n, generator=gen)[:batch_size].to(v.device)
             h = v + h - (hvp(h, rows) + damping * h) / scale
             if j % 50 == 0 and not (float(torch.linalg.vector_norm(h)) < 1e8 * vnorm * scale):
-                raise ValueError(
+                raise LissaDivergedError(
                     f"LiSSA diverged at depth {j}: scale = {scale:g} is below the largest eigenvalue of the "
                     "(mini-batch) Hessian plus damping; increase scale"
                 )
@@ -53,9 +56,9 @@ def conjugate_gradient(hvp: HVP, v: torch.Tensor, *, damping: float = 0.0, max_i
                        tol: float = 1e-10) -> tuple[torch.Tensor, dict]:
     """Solve (Hess + damping·I) x = v by conjugate gradient from x = 0; stops when
     ‖residual‖ ≤ tol·‖v‖ or after max_iter Hessian-vector products. Returns (x, info)."""
-    if damping < 0:
-        raise ValueError(f"damping must be ≥ 0; got {damping!r}")
-    max_iter = _positive_int(max_iter, "max_iter")
+    damping = check_nonnegative(damping, "damping")
+    max_iter = check_int(max_iter, "max_iter", min_val=1)
+    tol = check_nonnegative(tol, "tol")
     x = torch.zeros_like(v)
     r = v.clone()
     p = r.clone()
@@ -77,8 +80,3 @@ def conjugate_gradient(hvp: HVP, v: torch.Tensor, *, damping: float = 0.0, max_i
     return x, {"iterations": it, "relative_residual": (rs / max(float((v * v).sum()), 1e-300)) ** 0.5,
                "damping": damping}
 
-
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or int(value) != value or int(value) < 1:
-        raise ValueError(f"{name} must be a positive integer; got {value!r}")
-    return int(value)

@@ -137,8 +137,11 @@ def test_exact_network_ihvp_equals_an_explicit_hessian_solve():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(width=0), "width"), (dict(width=2.5), "width"), (dict(kappa=0.0), "kappa"),
-    (dict(kappa=-1.0), "kappa"), (dict(width=5), "even"),
+    (dict(width=0), "width must be an integer ≥ 1; got 0"), (dict(width=2.5), "width must be an integer"),
+    (dict(width=512.0), "width must be an integer ≥ 1; got 512.0"), (dict(width=True), "width must be an integer"),
+    (dict(kappa=0.0), r"kappa \(κ\) must be a positive number; got 0.0"), (dict(kappa=-1.0), "kappa"),
+    (dict(kappa=True), r"kappa \(κ\) must be a positive number; got True"), (dict(width=5), "width must be even"),
+    (dict(seed=-1), "seed must be an integer ≥ 0; got -1"), (dict(n_inputs=3.0), "n_inputs must be an integer"),
 ])
 def test_bad_network_settings_are_clear_errors(kwargs, match):
     args = dict(width=8, n_inputs=3, kappa=1.0) | kwargs
@@ -158,19 +161,24 @@ def test_bad_training_settings_are_clear_errors():
     with pytest.raises(ValueError, match="method"):
         N.train(net, X, y, 0.1, method="adam")
     fit = N.train(net, X, y, 0.1)
-    with pytest.raises(ValueError, match="out of range"):
+    with pytest.raises(ValueError, match=r"indices must be integers in \[0, 8\); got 8"):
         N.retrain_loo(fit, [0, 8])
-    with pytest.raises(ValueError, match="out of range"):
+    with pytest.raises(ValueError, match=r"indices must be integers in \[0, 8\); got -1"):
         N.retrain_loo(fit, [-1])
-    with pytest.raises(ValueError, match="integers"):
-        N.retrain_loo(fit, [])
-    with pytest.raises(ValueError, match="index 3 is listed more than once"):
+    for bad in ([], [1.0, 2.0], [True, False]):
+        with pytest.raises(ValueError, match="indices must be a non-empty 1-D array of integers"):
+            N.retrain_loo(fit, bad)
+    with pytest.raises(ValueError, match="indices must be unique; got 3 more than once"):
         N.retrain_loo(fit, [3, 1, 3])
-    for rtol, atol in ((float("nan"), 1e-12), (-1e-8, 1e-12), (0.0, 0.0), ("x", 1e-12)):
-        with pytest.raises(ValueError, match="rtol and atol"):
+    for rtol, atol, match in ((float("nan"), 1e-12, "rtol must be a finite number ≥ 0; got nan"),
+                              (-1e-8, 1e-12, "rtol must be"), ("x", 1e-12, "rtol must be"),
+                              (1e-8, float("inf"), "atol must be"), (0.0, 0.0, "rtol and atol must not both be 0")):
+        with pytest.raises(ValueError, match=match):
             N.train(net, X, y, 0.1, rtol=rtol, atol=atol)
-    with pytest.raises(ValueError, match="rtol and atol"):
+    with pytest.raises(ValueError, match="rtol must be"):
         N.retrain_loo(fit, [0], rtol=float("nan"))
+    with pytest.raises(ValueError, match="max_steps must be an integer ≥ 1; got 500.0"):
+        N.retrain_loo(fit, [0], max_steps=500.0)
     analysis = fit.analysis()
     Xe, ye = net.inputs(X[:1]), net.targets(y[:1], 1)[0]
     with pytest.raises(ValueError, match=r"unknown lissa option\(s\) \['foo'\]"):

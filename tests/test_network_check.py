@@ -1,9 +1,13 @@
 """The network-check study (MATH §7): NTK influence against real leave-one-out retraining."""
+import dataclasses
 import json
+import tomllib
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from ifexplorer import cli, solvers
 from ifexplorer.cli import main
 from ifexplorer.data import load_dataset
 from ifexplorer.experiments import network_check as V
@@ -100,12 +104,71 @@ def test_interrupted_study_keeps_finished_retrains(tmp_path):
     (dict(lissa={"depht": 3}), "unknown lissa"), (dict(reg=-1.0), "reg"), (dict(kappa=0.0), "kappa"),
     (dict(top_fraction=2.0), "top_fraction"), (dict(top_fraction="half"), "top_fraction"),
     (dict(reg="x"), "reg"), (dict(seed="a"), "seed"), (dict(seed=-1), "seed"),
+    (dict(reg=True), r"reg \(λ\) must be a positive number; got True"),
+    (dict(n_retrain=2.0), "n_retrain must be an integer ≥ 1; got 2.0"),
+    (dict(widths=[16.0]), "width must be an integer"),
+    (dict(max_steps=500.0), "max_steps must be an integer ≥ 1; got 500.0"), (dict(widths=[15]), "width must be even"),
+    (dict(lissa={"depth": 0}), "lissa depth must be an integer ≥ 1; got 0"),
+    (dict(cg={"tol": -1.0}), "cg tol must be a finite number ≥ 0; got -1.0"),
+    (dict(chunk_size=0), "chunk_size must be an integer ≥ 1 or None; got 0"),
+    (dict(antisymmetric="yes"), "antisymmetric must be True or False"), (dict(device="tpu"), "device"),
 ])
 def test_bad_study_settings_are_clear_errors(kwargs, match):
     data = load_dataset("mnist", classes=(7, 9), n_train=20, n_test=3, seed=0)
     args = dict(widths=[16], reg=0.1, n_retrain=2, n_test=1, methods=["ntk"]) | kwargs
     with pytest.raises(ValueError, match=match):
         V.run_validation(data.X_train, data.y_train, data.X_test, data.y_test, **args)
+
+
+def test_config_holds_the_checked_settings_and_keywords_replace_its_fields():
+    config = V.NetworkCheckConfig(widths=np.array([64, 128]), reg=1, lissa={"depth": 7})
+    assert config.widths == (64, 128) and isinstance(config.widths[0], int) and config.reg == 1.0
+    assert config.lissa == {**V.LISSA_DEFAULTS, "depth": 7} and config.cg == V.CG_DEFAULTS
+    assert V.NetworkCheckConfig().widths == (256, 1024, 4096)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.reg = 0.5
+    data = load_dataset("mnist", classes=(7, 9), n_train=20, n_test=3, seed=0)
+    small = V.NetworkCheckConfig(widths=[32], reg=0.3, n_retrain=3, n_test=1, methods=["ntk", "ihvp_exact"])
+    by_config = V.run_validation(data.X_train, data.y_train, data.X_test, data.y_test, small)
+    by_keywords = V.run_validation(data.X_train, data.y_train, data.X_test, data.y_test, widths=[32], reg=0.3,
+                                   n_retrain=3, n_test=1, methods=["ntk", "ihvp_exact"])
+    overridden = V.run_validation(data.X_train, data.y_train, data.X_test, data.y_test,
+                                  dataclasses.replace(small, reg=5.0), reg=0.3)
+    assert by_config.config == by_keywords.config == overridden.config
+    assert by_config.config["n_train"] == 20 and by_config.config["widths"] == [32]
+    for other in (by_keywords, overridden):
+        np.testing.assert_array_equal(other.widths[0].actual, by_config.widths[0].actual)
+        np.testing.assert_array_equal(other.widths[0].predicted["ntk"], by_config.widths[0].predicted["ntk"])
+    with pytest.raises(TypeError, match=r"unknown setting\(s\) \['withs'\]"):
+        V.run_validation(data.X_train, data.y_train, data.X_test, data.y_test, withs=[32])
+
+
+class _DivergingAnalysis:
+    """solver_influence that diverges until the LiSSA scale reaches `needed`."""
+
+    def __init__(self, needed, error=None):
+        self.needed, self.error, self.scales = needed, error, []
+
+    def solver_influence(self, Xe, ye, solver, **opts):
+        self.scales.append(opts["scale"])
+        if self.error is not None:
+            raise self.error
+        if opts["scale"] < self.needed:
+            raise solvers.LissaDivergedError("LiSSA diverged; increase scale")
+        return "ok", []
+
+
+def test_lissa_divergence_doubles_the_scale_and_other_errors_pass_through():
+    analysis = _DivergingAnalysis(needed=7.0)
+    opts = {"scale": 1.0}
+    assert V._solve(analysis, None, None, "lissa", opts) == ("ok", [])
+    assert analysis.scales == [1.0, 2.0, 4.0, 8.0] and opts["scale"] == 8.0
+    with pytest.raises(solvers.LissaDivergedError):
+        V._solve(_DivergingAnalysis(needed=100.0), None, None, "lissa", {"scale": 1.0})
+    other = _DivergingAnalysis(needed=0.0, error=ValueError("increase scale, but not a divergence"))
+    with pytest.raises(ValueError, match="not a divergence"):
+        V._solve(other, None, None, "lissa", {"scale": 1.0})
+    assert other.scales == [1.0]  # not retried
 
 
 def test_command_line_writes_json_and_plots(tmp_path, capsys):
@@ -122,10 +185,28 @@ def test_command_line_writes_json_and_plots(tmp_path, capsys):
     assert "| width |" in printed and "| 64 | 3 |" in printed
 
 
-def test_command_line_bad_settings_exit_with_a_message(tmp_path, capsys):
-    code = main(["validate", "--n-train", "20", "--widths", "31", "--n-retrain", "3", "--out", str(tmp_path)])
+@pytest.mark.parametrize("argv, message", [
+    (["--widths", "31"], "width must be even"), (["--lissa-depth", "0"], "lissa depth must be an integer ≥ 1"),
+    (["--reg", "0"], "reg (λ) must be a positive number; got 0.0"), (["--n-train", "100000"], "n_train"),
+    (["--n-retrain", "50"], "n_retrain must be at most the 20 training points; got 50"),
+])
+def test_command_line_bad_settings_exit_with_a_message_and_no_progress_bar(tmp_path, capsys, argv, message):
+    code = main(["validate", "--n-train", "20", "--n-retrain", "3", "--out", str(tmp_path), *argv])
     assert code == 2
-    assert "width must be even" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err and err.startswith("error: ")  # nothing drawn before the message
+    assert not (tmp_path / "validation.json").exists()
+
+
+def test_command_line_help_and_entry_point(capsys):
+    assert main(["validate", "--help"]) == 0
+    shown = capsys.readouterr().out
+    assert shown.startswith("usage: ifexplorer validate") and "--dtype" in shown
+    assert "float64" in shown and "float32 on GPU" not in shown
+    assert cli._parser().parse_args(["validate", "--out", "x"]).dtype == "float64"
+    assert main(["frobnicate"]) == 2
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert pyproject["project"]["scripts"]["ifexplorer"] == "ifexplorer.cli:main"
 
 
 def test_standard_init_fits_the_ntk_to_the_initial_networks_residual():

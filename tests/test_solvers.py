@@ -55,15 +55,25 @@ def test_lissa_mini_batches_are_unbiased_on_average():
 
 def test_bad_solver_settings_are_clear_errors():
     H, hvp, v, n = _toy()
-    with pytest.raises(ValueError, match="increase scale"):
+    with pytest.raises(solvers.LissaDivergedError, match="increase scale"):
         solvers.lissa(hvp, v, n=n, scale=0.5, depth=2000, batch_size=None)
-    with pytest.raises(ValueError, match="damping"):
+    assert issubclass(solvers.LissaDivergedError, ValueError)
+    with pytest.raises(ValueError, match="damping must be a finite number ≥ 0; got -1.0"):
         solvers.lissa(hvp, v, n=n, damping=-1.0)
-    with pytest.raises(ValueError, match="depth"):
+    with pytest.raises(ValueError, match="depth must be an integer ≥ 1; got 0"):
         solvers.lissa(hvp, v, n=n, depth=0)
-    with pytest.raises(ValueError, match="scale"):
+    # counts are integers: an integral float is refused like any other float (as for network widths)
+    with pytest.raises(ValueError, match="depth must be an integer ≥ 1; got 500.0"):
+        solvers.lissa(hvp, v, n=n, depth=500.0)
+    with pytest.raises(ValueError, match="batch_size must be an integer"):
+        solvers.lissa(hvp, v, n=n, batch_size=True)
+    with pytest.raises(ValueError, match="scale must be a positive number; got 0"):
         solvers.lissa(hvp, v, n=n, scale=0)
-    with pytest.raises(ValueError, match="max_iter"):
+    with pytest.raises(ValueError, match="max_iter must be an integer ≥ 1; got 0"):
         solvers.conjugate_gradient(hvp, v, max_iter=0)
+    with pytest.raises(ValueError, match="max_iter must be an integer ≥ 1; got 50.0"):
+        solvers.conjugate_gradient(hvp, v, max_iter=50.0)
+    with pytest.raises(ValueError, match="tol must be a finite number ≥ 0; got nan"):
+        solvers.conjugate_gradient(hvp, v, tol=float("nan"))
     with pytest.raises(ValueError, match="non-positive curvature"):
         solvers.conjugate_gradient(lambda p: -p, v)

@@ -10,6 +10,7 @@ import gzip
 
 import numpy as np
 
+from .._checks import check_int
 from .core import DataError, Source, allocate, check_options
 
 DIGIT_NAMES = tuple(str(k) for k in range(10))
@@ -188,13 +189,10 @@ def mixture_density(X, means, kappas, weights) -> np.ndarray:
 
 def _mixture_params(rng, dim, n_components, n_classes, weights, spread, means):
     """Validate the mixture options; returns (means (K,d), kappas (K,), weights (K,), n_classes)."""
-    try:
-        dim, K, C = int(dim), int(n_components), int(n_classes)
-    except (TypeError, ValueError):
-        raise DataError("mixture: dim, n_components and n_classes must be integers") from None
-    if dim < 2:
-        raise DataError(f"mixture: dim must be >= 2 (points lie on the sphere S^(dim-1)); got {dim}")
-    if K < 1 or C < 2 or C > K:
+    dim = check_int(dim, "mixture: dim (points lie on the sphere S^(dim-1))", min_val=2, error=DataError)
+    K = check_int(n_components, "mixture: n_components", min_val=1, error=DataError)
+    C = check_int(n_classes, "mixture: n_classes", min_val=2, error=DataError)
+    if C > K:
         raise DataError(f"mixture: need n_components >= n_classes >= 2; got n_components={K}, n_classes={C}")
     w = np.arange(K, 0, -1, dtype=np.float64) if weights is None else np.asarray(weights, dtype=np.float64)
     if w.shape != (K,) or not np.all(np.isfinite(w)) or np.any(w <= 0):
@@ -245,11 +243,11 @@ def load_mixture(*, n_train=None, n_test=None, seed=0, classes=None, **options) 
     """
     check_options("mixture", options, tuple(MIXTURE_DEFAULTS))
     opts = {**MIXTURE_DEFAULTS, **options}
-    n_tr = MIXTURE_DEFAULT_N[0] if n_train is None else int(n_train)
-    n_te = MIXTURE_DEFAULT_N[1] if n_test is None else int(n_test)
-    if n_tr < 2 or n_te < 1:
-        raise DataError(f"mixture: need n_train >= 2 and n_test >= 1; got n_train={n_tr}, n_test={n_te}")
-    rng = np.random.default_rng([int(seed), 2])
+    n_tr = check_int(MIXTURE_DEFAULT_N[0] if n_train is None else n_train, "mixture: n_train", min_val=2,
+                     error=DataError)
+    n_te = check_int(MIXTURE_DEFAULT_N[1] if n_test is None else n_test, "mixture: n_test", min_val=1,
+                     error=DataError)
+    rng = np.random.default_rng([check_int(seed, "seed", min_val=0, error=DataError), 2])
     means, kappas, weights, n_classes = _mixture_params(rng, **opts)
     drawn = _components_of(classes, len(weights), n_classes)
     from scipy.stats import vonmises_fisher

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._checks import check_fraction, check_int
 from . import builtin, fashion, files
 from .core import (
     DataError,
@@ -141,8 +142,10 @@ def load_dataset(name: str, *, classes=None, n_train=None, n_test=None, label_no
     if name not in _SOURCES:
         raise DataError(f"unknown dataset {name!r}; choose one of {sorted(_SOURCES)}")
     loader, _, kind = _SOURCES[name]
-    seed = _check_seed(seed)
-    p = _check_noise(label_noise)
+    seed = check_int(seed, "seed", min_val=0, error=DataError)
+    p = check_fraction(label_noise, "label_noise", error=DataError)
+    n_train = check_int(n_train, "n_train", min_val=1, allow_none=True, error=DataError)
+    n_test = check_int(n_test, "n_test", min_val=1, allow_none=True, error=DataError)
     size = check_resize(resize)
     color = check_color(color)
     if kind in ("tabular", "simulated") and (size is not None or color is not None):
@@ -216,22 +219,6 @@ def build_dataset(src: Source, *, classes, n_train, n_test, label_noise, seed, r
     )
 
 
-def _check_seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise DataError(f"seed must be an integer >= 0; got {seed!r}")
-    return int(seed)
-
-
-def _check_noise(p) -> float:
-    try:
-        v = float(p)
-    except (TypeError, ValueError):
-        raise DataError(f"label_noise must be a number in [0, 1); got {p!r}") from None
-    if not (0.0 <= v < 1.0):
-        raise DataError(f"label_noise must be a fraction in [0, 1); got {p!r}")
-    return v
-
-
 def _select_classes(src: Source, classes):
     """Returns (kept source indices, new labels for all source points (-1 = dropped), names)."""
     names = src.class_names
@@ -300,10 +287,7 @@ def _split(src, keep, labels, n_classes, n_train, n_test, rng):
 
 
 def _check_size(value, field_name, available, source_name, default) -> int:
-    if value is None:
-        value = default
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise DataError(f"{field_name} must be a positive integer or None; got {value!r}")
+    value = check_int(default if value is None else value, field_name, min_val=1, error=DataError)
     if value > available:
         raise DataError(f"{source_name}: {field_name}={value} is more than the {available} samples available")
     return int(value)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .._checks import check_int
 from ..influence import NTKInfluence
 
 
@@ -30,9 +31,8 @@ def group_complexity(model: NTKInfluence, scores, n_groups: int = 10) -> GroupCo
     scores = np.asarray(scores, dtype=np.float64).ravel()
     if scores.shape != (model.n_train_,):
         raise ValueError(f"scores must have one entry per training point ({model.n_train_}); got {scores.shape}")
-    if not 1 <= int(n_groups) <= model.n_train_:
-        raise ValueError(f"n_groups must be between 1 and {model.n_train_}; got {n_groups}")
-    members = np.array_split(np.argsort(scores, kind="stable"), int(n_groups))
+    n_groups = check_int(n_groups, "n_groups", min_val=1, max_val=model.n_train_)
+    members = np.array_split(np.argsort(scores, kind="stable"), n_groups)
     comp = np.array([_complexity_of(model, idx) for idx in members])
     return GroupComplexity(members=members, complexity=comp,
                            mean_score=np.array([scores[idx].mean() for idx in members]))

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from scipy.stats import spearmanr
 
+from .._checks import check_int
 from ..influence import NTKInfluence
 from ..results import Progress, no_progress
 
@@ -83,7 +84,7 @@ def error_vs_density(error, log_density, n_bins: int = 10) -> ErrorVsDensity:
         raise ValueError(f"error {error.shape} and log_density {log_density.shape} must have the same length")
     if not np.all(np.isfinite(log_density)):
         raise ValueError("log_density contains NaN or inf")
-    n_bins = int(min(max(n_bins, 1), len(error)))
+    n_bins = min(check_int(n_bins, "n_bins", min_val=1), len(error))
     edges = np.quantile(log_density, np.linspace(0, 1, n_bins + 1))
     which = np.clip(np.searchsorted(edges, log_density, side="right") - 1, 0, n_bins - 1)
     counts = np.bincount(which, minlength=n_bins)

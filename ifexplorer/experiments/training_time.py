@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..dynamics import check_time
+from .._checks import check_int, check_time
 from ..rational import phi_exact
 from ..results import Progress, no_progress, top_influences
 
@@ -96,10 +96,9 @@ def time_grid(model, n_points: int = 60, progress: Progress | None = None) -> np
     """Log-spaced times (n_points,) from 0.01/λ_max(A) (before the fastest mode has moved) to
     100/λ_min(A) (after the slowest has converged: e^{−100} of it is left). Triggers the cached
     eigendecomposition (progress is forwarded)."""
-    if isinstance(n_points, bool) or not isinstance(n_points, (int, np.integer)) or n_points < 2:
-        raise ValueError(f"n_points must be an integer ≥ 2; got {n_points!r}")
+    n_points = check_int(n_points, "n_points", min_val=2)
     mu = model.spectral(progress).mu_np
-    return np.geomspace(0.01 / mu[-1], 100.0 / mu[0], int(n_points))
+    return np.geomspace(0.01 / mu[-1], 100.0 / mu[0], n_points)
 
 
 def training_curves(model, X_test, y_test, times, progress: Progress | None = None) -> TrainingCurves:
@@ -203,9 +202,7 @@ def _check_times(times) -> np.ndarray:
 
 
 def _check_k(k, model) -> int:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= model.n_train_:
-        raise ValueError(f"k must be an integer between 1 and n = {model.n_train_}; got {k!r}")
-    return int(k)
+    return check_int(k, "k", min_val=1, max_val=model.n_train_)
 
 
 def _check_mask(mask, model) -> np.ndarray:
