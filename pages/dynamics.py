@@ -52,7 +52,7 @@ def _panel(times: list, i: int, k: int) -> None:
         st.metric("Prediction", md_escape(exp.class_name(pred)), help=f"At t = {_fmt_t(t)}: f_t(x) = {outputs}")
         st.caption(f"f_t(x) = {outputs}")
     with right:
-        ui.influence_rows(exp, top, when=f"at t = {_fmt_t(t)}", size=72, per_row=max(6, k), table_key="dyn_table",
+        ui.influence_rows(exp, top, when=f"at t = {_fmt_t(t)}", size=72, per_row=max(8, k), table_key="dyn_table",
                           no_harmful="No harmful training points at this time (at t = 0 nothing has been learned).")
     _curves(times, t, i)
     if noisy.any():

@@ -63,7 +63,7 @@ def _settings(n_all: int, m_all: int) -> Settings:
     n_retrain = c3.number_input("Retrained points per width", 2, max(2, min(200, n_train)), min(12, max(2, n_train)),
                                 key="net_n_retrain")
     n_test = c4.number_input("Test points", 1, min(20, m_all), min(3, m_all), key="net_n_test")
-    c5, c6 = st.columns(2)
+    c5, c6 = st.columns([1, 2])  # four estimate chips need two thirds of a 1280 px window
     widths = c5.multiselect("Widths", WIDTHS, default=[256, 1024] if not GPU else [1024, 4096, 16384],
                             key="net_widths")
     methods = c6.multiselect("Estimates", list(METHODS), default=list(METHODS), format_func=LABELS.get,
