@@ -1,6 +1,6 @@
 """Network check: does the NTK influence match real leave-one-out retraining of a finite network?"""
 import json
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import pandas as pd
 import streamlit as st
@@ -29,9 +29,9 @@ WIDTHS = [64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384]
 REGS = [0.01, 0.03, 0.1, 0.3, 1.0]
 
 
-@dataclass(frozen=True)
-class Settings:
-    """What the user chose for one study (hashable: it keys the memoised result)."""
+class Settings(NamedTuple):
+    """What the user chose for one study; it keys the memoised result. A NamedTuple compares as a tuple: each
+    run of this page defines the class anew, and a dataclass would then never equal the last run's."""
     n_train: int
     reg: float
     n_retrain: int
