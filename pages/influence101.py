@@ -6,16 +6,16 @@ import streamlit as st
 import ifexplorer.ui as ui
 from ifexplorer import classroom, plots
 
-ui.ensure_router()  # a deep link runs this page through app.py's router
-st.title("Influence 101")
-st.markdown("**Influence** asks: if one training point counted a little more (or were removed), how "
-            "would the model change? Start with three points and a straight line.")
-ui.explain(r"""
+ui.page_header("Influence 101", intro=(
+    "**Influence** asks: if one training point counted a little more (or were removed), how "
+    "would the model change? Start with three points and a straight line."), explanation=r"""
 Fit $y = \theta_1 x + \theta_0$ by least squares, giving point $k$ the weight $1+\varepsilon$:
-$\theta(\varepsilon) = \arg\min_\theta \sum_i \tfrac12 (y_i - \theta\cdot z_i)^2 + \varepsilon\,\tfrac12(y_k-\theta\cdot z_k)^2$,
-with $z_i = (x_i, 1)$. The **influence** of point $k$ on $\theta$ is the slope of this curve at $\varepsilon = 0$:
-$\frac{d\theta}{d\varepsilon}\big|_0 = -\mathrm{Hess}^{-1}\nabla\ell_k = (Z^\top Z)^{-1} z_k\, r_k$, with the residual
-$r_k = y_k - \theta\cdot z_k$. Removing the point is $\varepsilon = -1$, where the tangent is only an approximation.
+$\theta(\varepsilon) = \arg\min_\theta \sum_i \tfrac12 (y_i - \theta\cdot z_i)^2 +
+\varepsilon\,\tfrac12(y_k-\theta\cdot z_k)^2$, with $z_i = (x_i, 1)$. The **influence** of point $k$ on $\theta$
+is the slope of this curve at $\varepsilon = 0$:
+$\frac{d\theta}{d\varepsilon}\big|_0 = -\mathrm{Hess}^{-1}\nabla\ell_k = (Z^\top Z)^{-1} z_k\, r_k$, with the
+residual $r_k = y_k - \theta\cdot z_k$. Removing the point is $\varepsilon = -1$, where the tangent is only an
+approximation.
 """)
 
 with ui.friendly_errors("The classroom example"):

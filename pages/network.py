@@ -1,21 +1,22 @@
 """Network check: does the NTK influence match real leave-one-out retraining of a finite network?"""
 import json
+from typing import NamedTuple
 
 import pandas as pd
 import streamlit as st
-import torch
 
 import ifexplorer.ui as ui
-from ifexplorer.experiments.network_check import figures, run_validation, training_subset
+from ifexplorer.device import resolve_device
+from ifexplorer.experiments.network_check import METHODS, figures, run_validation, training_subset
+from ifexplorer.plots.network import LABELS
 
-ui.ensure_router()  # a deep link runs this page through app.py's router
-st.title("Network check")
-ui.explain(r"""
-Everything else in this app uses the infinitely wide network (the NTK). Here a real two-layer ReLU network of finite
-width is trained by gradient descent on $L(W) = \tfrac12\sum_i (f(x_i)-y_i)^2 + \tfrac\lambda2\|W-W(0)\|^2$, then
-**retrained without each of a few training points** from the same $W(0)$. The actual change of the test loss is
-compared with the NTK influence $I(i,x)$ and with the practitioner's estimates — the exact inverse-Hessian product (IHVP),
-LiSSA and conjugate gradient — by Pearson and Spearman correlation (the paper's Table 1). Agreement rises with width.
+ui.page_header("Network check", r"""
+Everything else in this app uses the infinitely wide network (the NTK). Here a real two-layer ReLU network of
+finite width is trained by gradient descent on $L(W) = \tfrac12\sum_i (f(x_i)-y_i)^2 + \tfrac\lambda2\|W-W(0)\|^2$,
+then **retrained without each of a few training points** from the same $W(0)$. The actual change of the test loss
+is compared with the NTK influence $I(i,x)$ and with the practitioner's estimates — the exact inverse-Hessian
+product (IHVP), LiSSA and conjugate gradient — by Pearson and Spearman correlation (the paper's Table 1).
+Agreement rises with width.
 
 The network starts with neurons in pairs of opposite output sign, so its initial output is exactly zero (MATH §7);
 half of the retrained points are the most influential ones, the rest are random. Retraining is slow on a CPU
@@ -23,25 +24,33 @@ half of the retrained points are the most influential ones, the rest are random.
 press the button.
 """)
 
-GPU = torch.cuda.is_available()
+GPU = resolve_device("auto").type == "cuda"
 WIDTHS = [64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384]
 REGS = [0.01, 0.03, 0.1, 0.3, 1.0]
-METHODS = {"ntk": "NTK influence", "ihvp_exact": "exact IHVP", "lissa": "LiSSA", "cg": "conjugate gradient"}
+
+
+class Settings(NamedTuple):
+    """What the user chose for one study; it keys the memoised result. A NamedTuple compares as a tuple: each
+    run of this page defines the class anew, and a dataclass would then never equal the last run's."""
+    n_train: int
+    reg: float
+    n_retrain: int
+    widths: tuple
+    n_test: int
+    methods: tuple
 
 
 def _column_names(columns) -> dict:
     """Readable table headers for ValidationResult.table()'s keys."""
     names = {"flip_fraction": "activation flips", "seconds_per_retrain": "s / retrain"}
-    for m, label in METHODS.items():
-        names[f"{m}_pearson"], names[f"{m}_spearman"] = f"{label} Pearson", f"{label} Spearman"
+    for m in METHODS:
+        names[f"{m}_pearson"], names[f"{m}_spearman"] = f"{LABELS[m]} Pearson", f"{LABELS[m]} Spearman"
     return {c: names.get(c, c) for c in columns}
 
 
-with ui.friendly_errors("The network check"):
-    exp = ui.current_experiment()
-    data = exp.data
-    n_all = len(data.X_train)
-    c1, c2, c3 = st.columns(3)
+def _settings(n_all: int, m_all: int) -> Settings:
+    """The study's inputs: sizes and λ on one row, widths and estimates (long lists) on the next."""
+    c1, c2, c3, c4 = st.columns(4)
     most = min(n_all, 2000 if GPU else 400)
     if most > 10:
         n_train = c1.slider("Training points used", 10, most, min(most, 100), step=10 if most >= 20 else 1,
@@ -53,25 +62,29 @@ with ui.friendly_errors("The network check"):
                            help="The network's own λ; weaker λ needs many more gradient steps.")
     n_retrain = c3.number_input("Retrained points per width", 2, max(2, min(200, n_train)), min(12, max(2, n_train)),
                                 key="net_n_retrain")
-    c4, c5, c6 = st.columns(3)
-    widths = c4.multiselect("Widths", WIDTHS, default=[256, 1024] if not GPU else [1024, 4096, 16384],
+    n_test = c4.number_input("Test points", 1, min(20, m_all), min(3, m_all), key="net_n_test")
+    c5, c6 = st.columns([1, 2])  # four estimate chips need two thirds of a 1280 px window
+    widths = c5.multiselect("Widths", WIDTHS, default=[256, 1024] if not GPU else [1024, 4096, 16384],
                             key="net_widths")
-    n_test = c5.number_input("Test points", 1, min(20, len(data.X_test)), min(3, len(data.X_test)), key="net_n_test")
-    methods = c6.multiselect("Estimates", list(METHODS), default=list(METHODS), format_func=METHODS.get,
+    methods = c6.multiselect("Estimates", list(METHODS), default=list(METHODS), format_func=LABELS.get,
                              key="net_methods")
-    settings = (int(n_train), float(reg), int(n_retrain), tuple(sorted(widths)), int(n_test), tuple(methods))
+    return Settings(int(n_train), float(reg), int(n_retrain), tuple(sorted(widths)), int(n_test), tuple(methods))
+
+
+def _run(settings: Settings):
+    """The study for these settings once the button was pressed (memoised; stoppable), else stop the page."""
     key = ("network_check", settings)
     runs = st.session_state.setdefault("network_runs", set())
 
-    def start(settings=settings, key=key):
+    def start():
         runs.add(settings)
         stopped = exp.peek(key)
         if stopped is not None and stopped.interrupted:
             ui.forget(exp, key)  # run a stopped study again, in full
 
-    # a callback (not the return value): it survives the router's rerun of a deep link
+    # a callback (not the return value): it survives a rerun that arrives before the page runs
     st.button("Run the network check", type="primary", icon=":material/play_arrow:", key="net_run",
-              disabled=not widths or not methods, on_click=start)
+              disabled=not settings.widths or not settings.methods, on_click=start)
     if settings not in runs:
         st.info("Choose the settings and press **Run the network check** (it trains and retrains real networks).",
                 icon=":material/model_training:")
@@ -79,34 +92,37 @@ with ui.friendly_errors("The network check"):
     stop_slot = st.empty()
     if exp.peek(key) is None:
         stop_slot.button("Stop", icon=":material/stop:", key="net_stop",
-                  help="Ends the study after the networks being retrained now; finished retrains are kept.")
+                         help="Ends the study after the networks being retrained now; finished retrains are kept.")
 
     def compute(progress, should_stop):
-        X, y = training_subset(data.X_train, data.y_train, settings[0], seed=exp.config.seed)
-        return run_validation(X, y, data.X_test, data.y_test, widths=settings[3], reg=settings[1],
-                              n_retrain=settings[2], n_test=settings[4], methods=settings[5], seed=exp.config.seed,
-                              progress=progress, should_stop=should_stop)
+        X, y = training_subset(data.X_train, data.y_train, settings.n_train, seed=exp.config.seed)
+        return run_validation(X, y, data.X_test, data.y_test, widths=settings.widths, reg=settings.reg,
+                              n_retrain=settings.n_retrain, n_test=settings.n_test, methods=settings.methods,
+                              seed=exp.config.seed, progress=progress, should_stop=should_stop)
 
     result = ui.with_progress(exp, key, "Training and retraining the networks", compute, stoppable=True)
     stop_slot.empty()
     if result.interrupted:
         done = ", ".join(f"{w.n_retrained} at width {w.width}" for w in result.widths) or "none"
-        st.warning(f"Stopped early. Finished retrains kept: {done} (of {settings[2]} per width). "
+        st.warning(f"Stopped early. Finished retrains kept: {done} (of {settings.n_retrain} per width). "
                    "Press **Run the network check** to run the whole study again.", icon=":material/stop_circle:")
         if not result.widths:
             st.stop()
-    table = pd.DataFrame(result.table())
-    table = table.rename(columns=_column_names(table.columns))
+    return result
+
+
+def _results(result) -> None:
+    """Table 1 at the largest width as metrics, the table of every width, the correlation and scatter plots."""
     largest = result.widths[-1]
     st.markdown(f"**Pearson correlation with real retraining at width {largest.width}**")
-    cols = st.columns(4)
-    for col, m in zip(cols, [m for m in METHODS if m in largest.scores]):
-        col.metric(METHODS[m], f"{largest.scores[m]['pearson']:.3f}",
-                   help=f"Spearman {largest.scores[m]['spearman']:.3f}; relative error "
-                        f"{largest.scores[m]['relative_error']:.3f}")
+    for col, m in zip(st.columns(4), [m for m in METHODS if m in largest.scores]):
+        score = largest.scores[m]
+        col.metric(LABELS[m], f"{score['pearson']:.3f}",
+                   help=f"Spearman {score['spearman']:.3f}; relative error {score['relative_error']:.3f}")
     st.caption(f"{result.device} · {result.seconds:.0f} s in all · activation patterns flipped during training: "
                + ", ".join(f"{100 * w.train['flip_fraction']:.1f}% at width {w.width}" for w in result.widths))
-    st.dataframe(table, hide_index=True, key="net_table")
+    table = pd.DataFrame(result.table())
+    st.dataframe(table.rename(columns=_column_names(table.columns)), hide_index=True, key="net_table")
     figs = figures(result)
     st.plotly_chart(figs["correlation_vs_width"], key="net_corr")
     shown = st.selectbox("Scatter for width", [w.width for w in result.widths], index=len(result.widths) - 1,
@@ -114,3 +130,9 @@ with ui.friendly_errors("The network check"):
     st.plotly_chart(figs[f"scatter_w{shown}"], key="net_scatter")
     st.download_button("Download all numbers (JSON)", json.dumps(result.to_dict(), indent=1),
                        file_name="network_check.json", mime="application/json", key="net_download")
+
+
+with ui.friendly_errors("The network check"):
+    exp = ui.current_experiment()
+    data = exp.data
+    _results(_run(_settings(len(data.X_train), len(data.X_test))))

@@ -3,15 +3,17 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ifexplorer.ui.components import flip_legend, influence_rows, page_header
 from ifexplorer.ui.experiment import (
     Experiment,
     ExperimentConfig,
-    configure_threads,
     fit_count,
     forget,
     get_experiment,
     with_progress,
 )
+from ifexplorer.ui.router import ensure_routed
+from ifexplorer.ui.text import md_escape
 from ifexplorer.ui.widgets import (
     explain,
     fmt,
@@ -26,20 +28,6 @@ from ifexplorer.ui.widgets import (
 CONFIG_KEY, UPLOAD_KEY = "experiment_config", "experiment_upload"
 
 
-def ensure_router() -> None:
-    """Make every run go through app.py's `st.navigation` router.
-
-    Because the product's layout has a `pages/` folder, Streamlit runs the first script of a server process
-    (and every AppTest run) in its legacy v1 multipage mode, where a deep link such as /gallery executes
-    pages/gallery.py alone, without the router and its sidebar. Calling this first thing in app.py and in
-    every page switches that mode off and reruns the same page through the router."""
-    from streamlit.runtime.pages_manager import PagesManager
-
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
-
-
 def current_experiment() -> Experiment:
     """The experiment chosen in the sidebar, fitted (once) on demand. Stops the page with a
     friendly message when there is nothing to show or the package refused the input."""
@@ -48,7 +36,6 @@ def current_experiment() -> Experiment:
         st.info("Choose your images in the sidebar (upload an archive or name a folder) to start.",
                 icon=":material/upload_file:")
         st.stop()
-    configure_threads()
     ok = False
     with friendly_errors("The model"):
         exp = get_experiment(config, st.session_state.get(UPLOAD_KEY))
@@ -69,6 +56,7 @@ def test_index_input(exp: Experiment, label: str = "Test image #", container=Non
                                               help="Shareable: the index is in the page URL."))
 
 
-__all__ = ["CONFIG_KEY", "UPLOAD_KEY", "ensure_router", "Experiment", "ExperimentConfig", "configure_threads",
-           "current_experiment", "explain", "fit_count", "fmt", "fmt_rate", "forget",
-           "friendly_errors", "get_experiment", "image_row", "selected_training_index", "show_image", "test_index_input", "upscale", "with_progress"]
+__all__ = ["CONFIG_KEY", "UPLOAD_KEY", "Experiment", "ExperimentConfig", "current_experiment", "ensure_routed",
+           "explain", "fit_count", "flip_legend", "fmt", "fmt_rate", "forget", "friendly_errors", "get_experiment",
+           "image_row", "influence_rows", "md_escape", "page_header", "selected_training_index", "show_image",
+           "test_index_input", "upscale", "with_progress"]

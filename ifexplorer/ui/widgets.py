@@ -8,8 +8,7 @@ import streamlit as st
 from PIL import Image
 
 from ifexplorer.device import InsufficientMemoryError
-
-FLIP_MARK = "⚠ flipped"
+from ifexplorer.ui.text import md_escape
 
 
 def upscale(image: np.ndarray, size: int = 112) -> Image.Image:
@@ -24,12 +23,15 @@ def upscale(image: np.ndarray, size: int = 112) -> Image.Image:
 
 
 def show_image(image, caption: str | None = None, size: int = 112, width="content") -> None:
-    st.image(upscale(image, size), caption=caption, output_format="PNG", width=width)
+    """One image, upscaled; its caption is shown literally (Streamlit renders captions as markdown, and they
+    carry class names and file names)."""
+    st.image(upscale(image, size), caption=None if caption is None else md_escape(caption), output_format="PNG",
+             width=width)
 
 
 def image_row(images, captions, size: int = 84, per_row: int = 5) -> None:
-    """Images in rows of `per_row` equal columns, each with its caption; each image fills its column
-    (rendered at ≥ 2× `size` px so the browser only ever shrinks it)."""
+    """Images in rows of `per_row` equal columns, each with its caption (shown literally); each image fills its
+    column (rendered at ≥ 2× `size` px so the browser only ever shrinks it)."""
     images = list(images)
     for start in range(0, len(images), per_row):
         cols = st.columns(per_row)
@@ -51,25 +53,29 @@ HINTS = {
 
 @contextlib.contextmanager
 def friendly_errors(what: str = "This page"):
-    """Turn package errors into st.error messages that say what to change; never a traceback."""
+    """Turn package errors into st.error messages that say what to change; never a traceback. The exception's
+    message is shown literally (it may quote a file or class name)."""
     try:
         yield
     except InsufficientMemoryError as exc:
-        st.error(f"{exc}\n\n**What to change:** {HINTS[InsufficientMemoryError]}", icon=":material/memory:")
+        st.error(f"{md_escape(exc)}\n\n**What to change:** {HINTS[InsufficientMemoryError]}", icon=":material/memory:")
     except ValueError as exc:  # includes ifexplorer.data.DataError
-        st.error(f"{what} could not be computed: {exc}\n\n**What to change:** adjust the settings in the "
+        st.error(f"{what} could not be computed: {md_escape(exc)}\n\n**What to change:** adjust the settings in the "
                  "sidebar (dataset, sizes, λ) or the file you gave.", icon=":material/error:")
     except Exception as exc:  # noqa: BLE001 - last resort: a message, not a traceback
-        st.error(f"{what} failed unexpectedly ({type(exc).__name__}: {exc}). Try other settings or reload.",
-                 icon=":material/error:")
+        st.error(f"{what} failed unexpectedly ({type(exc).__name__}: {md_escape(exc)}). Try other settings or "
+                 "reload.", icon=":material/error:")
 
 
 def fmt(x: float) -> str:
-    """Compact signed number for influence scores."""
+    """Compact signed number for influence scores: "+0.042", "−0.017", "−8.7e−3". The minus is U+2212, which a
+    browser does not break a line after (an ASCII hyphen split captions as "−8.7e-" / "3")."""
     if x == 0 or 1e-2 <= abs(x) < 1e3:
-        return f"{x:+.3f}"
-    mantissa, exponent = f"{x:+.1e}".split("e")
-    return f"{mantissa}e{int(exponent)}"
+        text = f"{x:+.3f}"
+    else:
+        mantissa, exponent = f"{x:+.1e}".split("e")
+        text = f"{mantissa}e{int(exponent)}"
+    return text.replace("-", "\u2212")
 
 
 def fmt_rate(x: float) -> str:

@@ -40,7 +40,7 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self.started = time.perf_counter()
-        self._log = open(log_path, "w")
+        self._log = open(log_path, "w")  # noqa: SIM115 - open for the server's lifetime, closed in stop()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
              "--server.address", "127.0.0.1", "--server.port", str(self.port),
@@ -95,3 +95,49 @@ def settle(page, timeout: float = 60_000) -> None:
     """The script idle, every <img> loaded and every plotly chart drawn (what a user waits for)."""
     page.wait_for_selector(IDLE, timeout=timeout)
     page.wait_for_function(DRAWN, timeout=timeout, polling="raf")
+
+
+SHOT_PAGES = [("overview", "", "Train accuracy"), ("gallery", "/gallery", "Most helpful"),
+              ("dynamics", "/dynamics", "Most helpful at"), ("ihvp", "/ihvp", "Error rate against density"),
+              ("network", "/network", "Run the network check"), ("influence101", "/influence101", "From the line")]
+VIEWPORTS = [(1280, 720), (1920, 1080)]
+CONTENT_HEIGHT = """() => Math.max(...Array.from(document.querySelectorAll(
+  '[data-testid="stMain"], [data-testid="stAppViewContainer"], [data-testid="stSidebarContent"]'))
+  .map(e => e.scrollHeight))"""
+
+
+def screenshots(out_dir: Path, timeout: float = 180_000) -> list[Path]:
+    """Every page at every VIEWPORTS size against a fresh server, as `<page>_<w>x<h>.png` (the visible window)
+    and `<page>_<w>x<h>_full.png` (the whole page) in out_dir."""
+    from playwright.sync_api import sync_playwright
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    srv = Server(out_dir / "streamlit.log")
+    saved = []
+    try:
+        srv.wait_healthy()
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            for width, height in VIEWPORTS:
+                page = browser.new_context(viewport={"width": width, "height": height}).new_page()
+                for name, path, text in SHOT_PAGES:
+                    page.goto(srv.url + path)
+                    wait_idle(page, text, timeout)
+                    saved.append(out_dir / f"{name}_{width}x{height}.png")
+                    page.screenshot(path=str(saved[-1]))
+                    # the app scrolls inside its main container, so a "full page" is a viewport as tall as the content
+                    page.set_viewport_size({"width": width, "height": min(page.evaluate(CONTENT_HEIGHT), 12_000)})
+                    settle(page, timeout)
+                    saved.append(out_dir / f"{name}_{width}x{height}_full.png")
+                    page.screenshot(path=str(saved[-1]))
+                    page.set_viewport_size({"width": width, "height": height})
+                page.context.close()
+            browser.close()
+    finally:
+        srv.stop()
+    return saved
+
+
+if __name__ == "__main__":  # python tests/app/browser_util.py artifacts/screenshots/after
+    for shot in screenshots(Path(sys.argv[1]).resolve()):
+        print(shot)
