@@ -291,19 +291,14 @@ def get_experiment(config: ExperimentConfig, upload: bytes | None = None) -> Exp
 
 
 def _fit_reserve(config: ExperimentConfig) -> int:
-    """Bytes to set aside while fitting (the fit's peak; own data: unknown size, nothing reserved)."""
-    if not config.n_train:
-        return 0
-    try:
-        return NTKInfluence(reg=1.0, device="cpu").estimate_fit_bytes(config.n_train, 784)
-    except ValueError:
-        return 0
+    """Bytes the fitted experiment will hold, set aside while it fits: the n×n kernel and its Cholesky factor and
+    the n×d features twice (data and model), d = 784 assumed; own data (size unknown): nothing."""
+    n = config.n_train
+    return 8 * (2 * n * n + 2 * n * 784)
 
 
 def _compute(config: ExperimentConfig, upload: bytes | None, key) -> Experiment:
     global FIT_COUNT
-    from ifexplorer.ui.dataset_menu import load
-
     size = f"n = {config.n_train}" if config.n_train else "default split"
     status = st.status(f"Preparing {config.dataset} ({size}, λ = {config.reg:g})…", expanded=True)
     bar = status.progress(0.0, text="Waiting for the settings to settle")
@@ -311,7 +306,7 @@ def _compute(config: ExperimentConfig, upload: bytes | None, key) -> Experiment:
     try:
         bar.progress(0.0, text="Loading data")
         start = time.perf_counter()
-        data = load(config, upload)
+        data = _load(config, upload)
         bar.progress(0.1, text="Data loaded")
 
         def progress(fraction: float, message: str) -> None:
@@ -329,6 +324,24 @@ def _compute(config: ExperimentConfig, upload: bytes | None, key) -> Experiment:
     print(f"ifexplorer-ui: fit #{FIT_COUNT} {config} in {seconds:.2f} s", file=sys.stderr, flush=True)
     status.update(label=f"Model ready ({seconds:.1f} s)", state="complete", expanded=False)
     return Experiment(config, data, model, seconds)
+
+
+def _load(config: ExperimentConfig, upload: bytes | None):
+    """dataset_menu.load, with the data root taken out of error messages (no absolute server path is shown)."""
+    from ifexplorer.ui.dataset_menu import data_root, load
+
+    try:
+        return load(config, upload)
+    except ValueError as exc:  # includes ifexplorer.data.DataError
+        root = str(data_root())
+        if config.dataset != "folder" or root not in str(exc):
+            raise
+        message = str(exc).replace(root + os.sep, "").replace(root, "the data root")
+        try:
+            hidden = type(exc)(message)
+        except TypeError:
+            hidden = ValueError(message)
+        raise hidden from None
 
 
 def _settle(bar, seconds: float = SETTLE_SECONDS, step: float = 0.05) -> None:
