@@ -40,15 +40,16 @@ _SKIP = (str, int, float, complex, bool, type(None), type, types.ModuleType, typ
 def nbytes(obj: Any, seen: set | None = None, limit: int = 1_000_000) -> int:
     """Bytes of the tensor storages, array buffers and bytes objects reachable from `obj` through containers,
     attributes and slots, each buffer counted once (a view counts its whole base buffer; weak references,
-    functions, modules and classes are not followed). `seen`: buffer addresses already counted (updated in
-    place), so that a result can be measured without what another one holds. The walk stops after `limit`
-    objects (Python objects themselves are not counted: results here are arrays)."""
+    functions, modules, classes and result stores, whose entries are measured on their own, are not followed).
+    `seen`: buffer addresses already counted (updated in place), so that a result can be measured without what
+    another one holds. The walk stops after `limit` objects (Python objects themselves are not counted: results
+    here are arrays)."""
     seen = set() if seen is None else seen
     visited: set[int] = set()
     stack, total = [obj], 0
     while stack and len(visited) < limit:
         o = stack.pop()
-        if isinstance(o, _SKIP) or id(o) in visited:
+        if isinstance(o, (_SKIP, ResultStore)) or id(o) in visited:
             continue
         visited.add(id(o))
         buffer = _buffer(o)

@@ -43,6 +43,9 @@ def test_nbytes_counts_each_buffer_once_through_containers_attributes_and_slots(
     holder = _Holder(_Slotted(a, [t, b"x" * 30]), {"y": np.zeros(3, dtype=np.int32)})
     assert nbytes(holder) == 8000 + 400 + 30 + 12
     assert nbytes(_Holder(weakref.ref(holder), lambda: a)) == 0  # weak references and functions are not followed
+    store = ResultStore(10**6)
+    store.get("a", lambda: a)
+    assert nbytes(_Holder(store)) == 0  # a store's results are its own entries
     cycle = [a]
     cycle.append(cycle)
     assert nbytes(cycle) == 8000

@@ -95,8 +95,10 @@ def _relative(path, root) -> str:
 class Experiment:
     """A dataset and its fitted NTKInfluence, with lazily memoised derived arrays (kept in the shared store)."""
 
-    def __init__(self, config: ExperimentConfig, data, model: NTKInfluence, fit_seconds: float):
+    def __init__(self, config: ExperimentConfig, data, model: NTKInfluence, fit_seconds: float,
+                 store: ResultStore | None = None):
         self.config, self.data, self._model, self.fit_seconds = config, data, model, fit_seconds
+        self.store = _store() if store is None else store  # where its derived results are kept
 
     @property
     def key(self) -> tuple:
@@ -112,11 +114,11 @@ class Experiment:
     def memo(self, key, compute: Callable[[], Any], label: str | None = None):
         """compute() once per key for every session (a derived result of this experiment, in the budget)."""
         what = label or f"{_key_label(key)} for {describe(self.config)}"
-        return _get(("memo", self.config, key), _threaded(compute), parent=self.key, label=what)
+        return _get(self.store, ("memo", self.config, key), _threaded(compute), parent=self.key, label=what)
 
     def peek(self, key):
         """The memoised result for key, or None when it has not been computed (or was dropped)."""
-        return _store().peek(("memo", self.config, key))
+        return self.store.peek(("memo", self.config, key))
 
     # -------------------------------------------------------------- predictions and labels
     @property
@@ -221,10 +223,10 @@ def start_run() -> None:
         _store().release(owner)
 
 
-def _get(key, compute: Callable[[], Any], *, parent=None, label: str, reserve: int = 0):
+def _get(store: ResultStore, key, compute: Callable[[], Any], *, parent=None, label: str, reserve: int = 0):
     """store.get for the calling session, showing "another session is computing …" while it waits."""
     with _waiting_notice(label) as waiting:
-        return _store().get(key, compute, owner=_owner(), parent=parent, label=label, reserve=reserve,
+        return store.get(key, compute, owner=_owner(), parent=parent, label=label, reserve=reserve,
                             waiting=waiting)
 
 
@@ -282,7 +284,7 @@ def get_experiment(config: ExperimentConfig, upload: bytes | None = None) -> Exp
     key = ("experiment", config)
     store = _store()
     before = store.usage().used, store.evicted
-    exp = _get(key, lambda: _compute(config, upload, key), label=describe(config),
+    exp = _get(store, key, lambda: _compute(config, upload, key, store), label=describe(config),
                reserve=_fit_reserve(config))
     store.remeasure(key)  # the model grows caches in place (eigendecomposition, time views)
     if (store.usage().used, store.evicted) != before:
@@ -297,7 +299,7 @@ def _fit_reserve(config: ExperimentConfig) -> int:
     return 8 * (2 * n * n + 2 * n * 784)
 
 
-def _compute(config: ExperimentConfig, upload: bytes | None, key) -> Experiment:
+def _compute(config: ExperimentConfig, upload: bytes | None, key, store: ResultStore) -> Experiment:
     global FIT_COUNT
     size = f"n = {config.n_train}" if config.n_train else "default split"
     status = st.status(f"Preparing {config.dataset} ({size}, λ = {config.reg:g})…", expanded=True)
@@ -311,7 +313,7 @@ def _compute(config: ExperimentConfig, upload: bytes | None, key) -> Experiment:
 
         def progress(fraction: float, message: str) -> None:
             value = min(1.0, 0.1 + 0.9 * float(fraction))
-            _store().report(key, value, message)
+            store.report(key, value, message)
             bar.progress(value, text=message)  # raises Streamlit's rerun / stop request: the fit is abandoned
 
         model = NTKInfluence(reg=config.reg).fit(data.X_train, data.y_train, progress=progress)
@@ -323,7 +325,7 @@ def _compute(config: ExperimentConfig, upload: bytes | None, key) -> Experiment:
         FIT_COUNT += 1
     print(f"ifexplorer-ui: fit #{FIT_COUNT} {config} in {seconds:.2f} s", file=sys.stderr, flush=True)
     status.update(label=f"Model ready ({seconds:.1f} s)", state="complete", expanded=False)
-    return Experiment(config, data, model, seconds)
+    return Experiment(config, data, model, seconds, store)
 
 
 def _load(config: ExperimentConfig, upload: bytes | None):
@@ -355,7 +357,7 @@ def _settle(bar, seconds: float = SETTLE_SECONDS, step: float = 0.05) -> None:
 
 def shared(key, compute: Callable[[], Any]):
     """compute() once per key for the whole process (all sessions), in the budget."""
-    return _get(key, _threaded(compute), label=_key_label(key[-1] if isinstance(key, tuple) else key))
+    return _get(_store(), key, _threaded(compute), label=_key_label(key[-1] if isinstance(key, tuple) else key))
 
 
 def sha256(data: bytes) -> str:
@@ -384,7 +386,7 @@ def with_progress(exp: Experiment, key, label: str, compute: Callable[..., Any],
         bar = status.progress(0.0, text=label)
 
         def progress(fraction: float, message: str) -> None:
-            _store().report(store_key, fraction, message)
+            exp.store.report(store_key, fraction, message)
             if halted:
                 return
             try:
@@ -411,7 +413,7 @@ def with_progress(exp: Experiment, key, label: str, compute: Callable[..., Any],
 
 def forget(exp: Experiment, key) -> None:
     """Drop a memoised result (e.g. a study that was stopped early) so the next request recomputes it."""
-    _store().discard(("memo", exp.config, key))
+    exp.store.discard(("memo", exp.config, key))
 
 
 # ----------------------------------------------------------------------------- the sidebar's memory caption
