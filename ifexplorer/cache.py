@@ -181,12 +181,15 @@ class ResultStore:
     """Computed results under a byte budget: LRU eviction, pins, one computation per key at a time.
 
     budget: bytes. is_alive(owner): False once an owner's pins should no longer count (a closed session).
+    on_evict(eviction): called (under the store's lock: keep it short) after each drop to make room.
     poll: seconds between calls of a waiter's `waiting` callback."""
 
-    def __init__(self, budget: int, *, is_alive: Callable[[Hashable], bool] | None = None, poll: float = 0.2):
+    def __init__(self, budget: int, *, is_alive: Callable[[Hashable], bool] | None = None,
+                 on_evict: Callable[[Eviction], None] | None = None, poll: float = 0.2):
         self.budget = int(budget)
         self.poll = poll
         self._is_alive = is_alive or (lambda owner: True)
+        self._on_evict = on_evict or (lambda eviction: None)
         self._lock = threading.Lock()  # guards the dicts below; never held while computing or measuring
         self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()  # least recently used first
         self._flights: dict[Hashable, _Flight] = {}
@@ -379,6 +382,7 @@ class ResultStore:
             label, freed = self._entries[victim].label, self._drop(victim)
             self._evicted += 1
             self._evictions.append(Eviction(self._evicted, victim, label, freed))
+            self._on_evict(self._evictions[-1])
 
     def _drop(self, key) -> int:
         """Remove key and its children; returns the bytes freed."""

@@ -92,7 +92,8 @@ def test_the_default_budget_is_half_the_available_memory_and_a_bad_setting_falls
 
 # ------------------------------------------------------------------------------------------------ eviction
 def test_least_recently_used_results_are_dropped_first():
-    store = ResultStore(3 * KB)
+    told = []
+    store = ResultStore(3 * KB, on_evict=told.append)
     for key in "abc":
         store.get(key, lambda: _array(KB), label=f"result {key}")
     store.get("a", lambda: pytest.fail("a is stored"))  # a is now the most recently used
@@ -103,7 +104,7 @@ def test_least_recently_used_results_are_dropped_first():
     assert [(e.key, e.label, e.nbytes) for e in store.evictions()] == [("b", "result b", KB), ("c", "result c", KB),
                                                                        ("a", "result a", KB)]
     assert store.usage().used == 3 * KB == nbytes([store.peek("d"), store.peek("e")])
-    assert [e.key for e in store.evictions(after=2)] == ["a"] and store.evicted == 3
+    assert [e.key for e in store.evictions(after=2)] == ["a"] and store.evicted == 3 and told == store.evictions()
 
 
 def test_pinned_results_survive_until_released_and_a_closed_owners_pins_lapse():

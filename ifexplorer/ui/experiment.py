@@ -198,9 +198,15 @@ def _key_label(key) -> str:
 def _store() -> ResultStore:
     """Process-wide: every cached result of every session, under the memory budget."""
     budget, problem = budget_from_env()
-    store = ResultStore(budget, is_alive=_session_alive)
+    store = ResultStore(budget, is_alive=_session_alive, on_evict=_log_eviction)
     store.problem = problem  # an invalid $IFEXPLORER_MEMORY_BUDGET, said in the sidebar
     return store
+
+
+def _log_eviction(eviction) -> None:
+    if eviction.key[0] == "experiment":
+        print(f"ifexplorer-ui: dropped {eviction.label} ({format_bytes(eviction.nbytes)}) to make room",
+              file=sys.stderr, flush=True)
 
 
 def _session_alive(session_id) -> bool:
