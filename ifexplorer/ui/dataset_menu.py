@@ -170,26 +170,10 @@ def _folder_choice(label, name, classes, pools, dim, d: Path) -> Choice:
 
 
 # ---------------------------------------------------------------- loading
-def data_module():
-    """ifexplorer.data, or None while it has not landed."""
-    try:
-        from ifexplorer import data
-    except ImportError:
-        return None
-    return data if hasattr(data, "load_dataset") else None
-
-
-def data_errors() -> tuple:
-    """Exception types that mean "the user should change the input"."""
-    mod = data_module()
-    return (ValueError,) + ((mod.DataError,) if mod is not None and hasattr(mod, "DataError") else ())
-
-
 def load(config, upload: bytes | None = None):
     """The Dataset for an ExperimentConfig (see ifexplorer.data)."""
-    mod = data_module()
-    if mod is None:
-        raise ValueError("This dataset needs ifexplorer.data, which is not installed yet — coming soon.")
+    from ifexplorer import data as mod
+
     common = dict(n_train=config.n_train or None, n_test=config.n_test or None,
                   label_noise=config.label_noise, seed=config.seed)
     if config.dataset == "upload":

@@ -1,36 +1,54 @@
-"""The fitted experiment shared by every page and every browser session.
+"""The fitted experiments shared by every page and every browser session, under one memory budget.
 
-One `Experiment` per `ExperimentConfig` lives in a `st.cache_resource` store (a dict). On a miss the
-dataset is loaded and `NTKInfluence.fit` runs once, under a per-config lock, with visible progress
-(`st.status` + `st.progress` fed by the package's progress callbacks); concurrent sessions asking for
-the same config wait on the lock and then reuse the result. Derived arrays (predictions, the
-influence matrix, self-influence …) are memoised on the Experiment, also under a lock.
+Every cached result lives in one process-wide `ifexplorer.cache.ResultStore` (a `st.cache_resource`): the fitted
+`Experiment` of each `ExperimentConfig` (its dataset and model, with the caches the model grows, such as its
+eigendecomposition) and the arrays derived from it (`Experiment.memo`: predictions, influence matrices, studies),
+each measured in bytes. When a new result would exceed the budget ($IFEXPLORER_MEMORY_BUDGET, default half the
+memory available at start, see `ifexplorer.cache.budget_from_env`) the least recently used results are dropped,
+never one in use: a session pins what its script gets, and `start_run` (called by the sidebar at the top of every
+full rerun) releases the pins of its previous run; a closed session's pins lapse.
+
+Each result has its own in-flight record: sessions never wait for each other's unrelated results, and sessions
+asking for the same result compute it once (the later ones watch "another session is computing …").
+
+Refitting settings (λ, noise, seed, sizes, dataset): a fit first waits `SETTLE_SECONDS` while touching the page,
+so that a newer rerun request (the user is still pressing arrow keys on the λ slider, or sets the sizes after the
+dataset) cancels this run before any work; a fit interrupted later is abandoned by its progress callback, which
+lets Streamlit's RerunException/StopException through, and is never stored.
 """
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import os
 import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import streamlit as st
 from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException  # stop / rerun requests
+from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
 from ifexplorer import NTKInfluence
+from ifexplorer.cache import ResultStore, budget_from_env
+from ifexplorer.device import format_bytes
+from ifexplorer.ui.text import md_escape
 from ifexplorer.ui.widgets import fmt
 
 FIT_COUNT = 0  # number of heavy fits run in this process (tests read it)
 _COUNT_LOCK = threading.Lock()
+SETTLE_SECONDS = 0.5  # a fit waits this long for newer settings before it starts
 
 
 @dataclass(frozen=True)
 class ExperimentConfig:
-    """Small hashable key of everything that changes the fitted model."""
+    """Small hashable key of everything that changes the fitted model. An upload is keyed by the sha256 of its
+    bytes (`source`); its file name is for display and for choosing the reader (.zip / .npz), not part of the key."""
     dataset: str = "mnist"
     classes: Any = (7, 9)           # tuple of ints, "all" or None
     n_train: int = 800
@@ -39,29 +57,69 @@ class ExperimentConfig:
     label_noise: float = 0.0
     seed: int = 0
     source: str | None = None       # sha256 of uploaded bytes, or a folder path under the data root
-    filename: str | None = None     # name of the uploaded archive (zip / npz)
+    filename: str | None = field(default=None, compare=False)  # name of the uploaded archive (zip / npz)
     resize: int | None = None       # own images: the largest side in px after resizing (None = keep the size)
 
 
+@functools.lru_cache(maxsize=1024)
+def describe(config: ExperimentConfig) -> str:
+    """A short plain-text name of a setting (escape it before markdown). Uploads are named by their hash, folders
+    relative to the data root: the names are shown to every session."""
+    from ifexplorer.ui.dataset_menu import data_root
+
+    if config.dataset == "upload":
+        what = f"upload {str(config.source)[:8]}"
+    elif config.dataset == "folder":
+        what = f"folder {_relative(config.source, data_root())}"
+    elif config.classes is None:
+        what = config.dataset
+    elif config.classes == "all":
+        what = f"{config.dataset}, all classes"
+    else:
+        what = f"{config.dataset} " + " vs ".join(map(str, config.classes))
+    size = f"n = {config.n_train}" if config.n_train else "default split"
+    noise = f", noise {config.label_noise:g}" if config.label_noise else ""
+    seed = f", seed {config.seed}" if config.seed else ""
+    return f"{what} ({size}, λ = {config.reg:g}{noise}{seed})"
+
+
+def _relative(path, root) -> str:
+    """path relative to root (posix), or its last component when it lies outside root."""
+    from pathlib import Path
+
+    try:
+        return Path(path).resolve().relative_to(root).as_posix() or "."
+    except ValueError:
+        return Path(str(path)).name
+
+
 class Experiment:
-    """A dataset and its fitted NTKInfluence, with lazily memoised derived arrays."""
+    """A dataset and its fitted NTKInfluence, with lazily memoised derived arrays (kept in the shared store)."""
 
-    def __init__(self, config: ExperimentConfig, data, model: NTKInfluence, fit_seconds: float):
-        self.config, self.data, self.model, self.fit_seconds = config, data, model, fit_seconds
-        self._memo: dict = {}
-        self._lock = threading.RLock()
+    def __init__(self, config: ExperimentConfig, data, model: NTKInfluence, fit_seconds: float,
+                 store: ResultStore | None = None):
+        self.config, self.data, self._model, self.fit_seconds = config, data, model, fit_seconds
+        self.store = _store() if store is None else store  # where its derived results are kept
 
-    def memo(self, key, compute: Callable[[], Any]):
-        """compute() once per key, thread-safe."""
-        with self._lock:
-            if key not in self._memo:
-                configure_threads()
-                self._memo[key] = compute()
-            return self._memo[key]
+    @property
+    def key(self) -> tuple:
+        return ("experiment", self.config)
+
+    @property
+    def model(self) -> NTKInfluence:
+        """The fitted model; reading it caps the calling thread's torch threads (every rerun and fragment rerun
+        runs in a thread of its own, and pages compute with the model directly)."""
+        configure_threads()
+        return self._model
+
+    def memo(self, key, compute: Callable[[], Any], label: str | None = None):
+        """compute() once per key for every session (a derived result of this experiment, in the budget)."""
+        what = label or f"{_key_label(key)} for {describe(self.config)}"
+        return _get(self.store, ("memo", self.config, key), _threaded(compute), parent=self.key, label=what)
 
     def peek(self, key):
-        """The memoised result for key, or None when it has not been computed."""
-        return self._memo.get(key)
+        """The memoised result for key, or None when it has not been computed (or was dropped)."""
+        return self.store.peek(("memo", self.config, key))
 
     # -------------------------------------------------------------- predictions and labels
     def class_of(self, outputs) -> np.ndarray:
@@ -73,7 +131,7 @@ class Experiment:
         return self.memo("test_outputs", lambda: self.model.predict(self.data.X_test))
 
     def train_outputs(self) -> np.ndarray:
-        return self.memo("train_outputs", self.model.train_predictions)
+        return self.memo("train_outputs", lambda: self.model.train_predictions())
 
     def test_pred_class(self) -> np.ndarray:
         return self.class_of(self.test_outputs())
@@ -94,7 +152,8 @@ class Experiment:
         return str(self.data.class_names[int(index)])
 
     def train_caption(self, j: int, score: float | None = None) -> str:
-        """"#12 · 7 · +0.031"; a flipped label: "⚠ #12 · 7 (is 9) · +0.031" (shown label, true class)."""
+        """"#12 · 7 · +0.031"; a flipped label: "⚠ #12 · 7 (is 9) · +0.031" (shown label, true class). Plain
+        text with the user's class names as they are: ui.show_image / image_row escape captions once."""
         shown = self.class_name(self.train_class()[j])
         tail = "" if score is None else f" · {fmt(score)}"
         if self.noisy_mask()[j]:
@@ -109,32 +168,90 @@ class Experiment:
     # ---------------------------------------------------------------------- influences
     def influence_matrix(self) -> np.ndarray:
         """Exact influence of every training point on every test point (m, n); > 0 = helpful."""
-        return self.memo("influence", lambda: self.model.influence(self.data.X_test, self.data.y_test))
+        return self.memo("influence", lambda: self.model.influence(self.data.X_test, self.data.y_test),
+                         label="the influence matrix")
 
     def ihvp_matrix(self) -> np.ndarray:
-        return self.memo("ihvp", lambda: self.model.ihvp_influence(self.data.X_test, self.data.y_test))
+        return self.memo("ihvp", lambda: self.model.ihvp_influence(self.data.X_test, self.data.y_test),
+                         label="the IHVP influence matrix")
 
     def self_influence(self) -> np.ndarray:
-        return self.memo("self_influence", self.model.self_influence)
+        return self.memo("self_influence", lambda: self.model.self_influence(), label="the self-influence")
 
     def spectrum(self) -> tuple[float, float]:
-        return self.memo("spectrum", self.model.kernel_spectrum)
+        return self.memo("spectrum", lambda: self.model.kernel_spectrum(), label="the kernel spectrum")
 
     def data_memo(self, key, compute: Callable[[], Any]):
         """Like memo, but shared by every λ on the same data (for results that do not depend on λ)."""
         return shared(("data", replace(self.config, reg=0.0), key), compute)
 
 
+def _key_label(key) -> str:
+    return str(key[0] if isinstance(key, tuple) and key else key).replace("_", " ")
+
+
 # ------------------------------------------------------------------------------- the store
 @st.cache_resource(show_spinner=False)
-def _store() -> dict:
-    """Process-wide: {config: Experiment} plus the locks guarding misses."""
-    return {"experiments": {}, "locks": {}, "guard": threading.Lock()}
+def _store() -> ResultStore:
+    """Process-wide: every cached result of every session, under the memory budget."""
+    budget, problem = budget_from_env()
+    store = ResultStore(budget, is_alive=_session_alive, on_evict=_log_eviction)
+    store.problem = problem  # an invalid $IFEXPLORER_MEMORY_BUDGET, said in the sidebar
+    return store
 
 
-def _lock_for(store: dict, key) -> threading.Lock:
-    with store["guard"]:
-        return store["locks"].setdefault(key, threading.Lock())
+def _log_eviction(eviction) -> None:
+    if eviction.key[0] == "experiment":
+        print(f"ifexplorer-ui: dropped {eviction.label} ({format_bytes(eviction.nbytes)}) to make room",
+              file=sys.stderr, flush=True)
+
+
+def _session_alive(session_id) -> bool:
+    """False once a browser session has closed (its pins then lapse). Without a server (AppTest) always True."""
+    from streamlit.runtime import Runtime
+
+    return not Runtime.exists() or Runtime.instance().is_active_session(session_id)
+
+
+def _owner() -> str | None:
+    """The browser session running this thread (it pins what it gets), or None outside a script run."""
+    ctx = get_script_run_ctx(suppress_warning=True)
+    return None if ctx is None else ctx.session_id
+
+
+def start_run() -> None:
+    """Release the pins the calling session took in its previous run (call at the top of every full rerun)."""
+    owner = _owner()
+    if owner is not None:
+        _store().release(owner)
+
+
+def _get(store: ResultStore, key, compute: Callable[[], Any], *, parent=None, label: str, reserve: int = 0):
+    """store.get for the calling session, showing "another session is computing …" while it waits."""
+    with _waiting_notice(label) as waiting:
+        return store.get(key, compute, owner=_owner(), parent=parent, label=label, reserve=reserve,
+                            waiting=waiting)
+
+
+@contextlib.contextmanager
+def _waiting_notice(label: str):
+    """A `waiting` callback for ResultStore.get: a progress bar mirroring the other session's progress; removed
+    when the wait ends. Each update is a point where this session's own rerun request interrupts its wait."""
+    shown: list = []
+
+    def waiting(_label: str, fraction: float, message: str) -> None:
+        text = f"Another session is computing {md_escape(label)}; waiting for it… {md_escape(message)}".rstrip()
+        value = min(1.0, max(0.0, fraction))
+        if shown:
+            shown[0].progress(value, text=text)
+        else:
+            shown.append(st.progress(value, text=text))
+
+    try:
+        yield waiting
+    finally:
+        if shown:
+            shown[0].empty()
 
 
 THREADS_ENV = "IFEXPLORER_APP_THREADS"
@@ -145,8 +262,8 @@ def configure_threads() -> int:
     $IFEXPLORER_APP_THREADS. The server shares its cores with the browser and other processes; with every
     core requested, LAPACK's many small parallel regions wait on descheduled threads — measured on the 2-core
     CI box under load: eigh(800×800) 12 s with 2 threads against 0.1 s with 1, the gallery's arrays 0.9 s
-    against 0.1 s. OpenMP keeps this setting per thread and Streamlit runs every rerun in a new thread, so it
-    is called wherever a rerun (or a fragment rerun) may compute. Returns the thread count in use."""
+    against 0.1 s. OpenMP keeps this setting per thread and Streamlit runs every rerun in a new thread, so the
+    store calls it wherever it computes (and `Experiment.model` on every read). Returns the thread count in use."""
     import torch
 
     wanted = os.environ.get(THREADS_ENV, "")
@@ -156,65 +273,94 @@ def configure_threads() -> int:
     return n
 
 
+def _threaded(compute: Callable[[], Any]) -> Callable[[], Any]:
+    def run():
+        configure_threads()
+        return compute()
+    return run
+
+
 def get_experiment(config: ExperimentConfig, upload: bytes | None = None) -> Experiment:
     """The fitted experiment for `config`, computing it (once for all sessions) on a miss.
     `upload` carries the archive bytes when config.source is their sha256."""
     configure_threads()
+    key = ("experiment", config)
     store = _store()
-    found = store["experiments"].get(config)
-    if found is not None:
-        return found
-    lock = _lock_for(store, config)
-    if not lock.acquire(blocking=False):
-        with st.spinner("Another session is computing this model; waiting for it…"):
-            lock.acquire()
-    try:
-        found = store["experiments"].get(config)
-        if found is None:
-            found = _compute(config, upload)
-            store["experiments"][config] = found
-        return found
-    finally:
-        lock.release()
+    before = store.usage().used, store.evicted
+    exp = _get(store, key, lambda: _compute(config, upload, key, store), label=describe(config),
+               reserve=_fit_reserve(config))
+    store.remeasure(key)  # the model grows caches in place (eigendecomposition, time views)
+    if (store.usage().used, store.evicted) != before:
+        _refresh_memory_caption()
+    return exp
 
 
-def _compute(config: ExperimentConfig, upload: bytes | None) -> Experiment:
+def _fit_reserve(config: ExperimentConfig) -> int:
+    """Bytes the fitted experiment will hold, set aside while it fits: the n×n kernel and its Cholesky factor and
+    the n×d features twice (data and model), d = 784 assumed; own data (size unknown): nothing."""
+    n = config.n_train
+    return 8 * (2 * n * n + 2 * n * 784)
+
+
+def _compute(config: ExperimentConfig, upload: bytes | None, key, store: ResultStore) -> Experiment:
     global FIT_COUNT
-    from ifexplorer.ui.dataset_menu import load
-
     size = f"n = {config.n_train}" if config.n_train else "default split"
-    with st.status(f"Preparing {config.dataset} ({size}, λ = {config.reg:g})…", expanded=True) as status:
-        try:
-            bar = st.progress(0.0, text="Loading data")
-            start = time.perf_counter()
-            data = load(config, upload)
-            bar.progress(0.1, text="Data loaded")
+    status = st.status(f"Preparing {config.dataset} ({size}, λ = {config.reg:g})…", expanded=True)
+    bar = status.progress(0.0, text="Waiting for the settings to settle")
+    _settle(bar)
+    try:
+        bar.progress(0.0, text="Loading data")
+        start = time.perf_counter()
+        data = _load(config, upload)
+        bar.progress(0.1, text="Data loaded")
 
-            def progress(fraction: float, message: str) -> None:
-                bar.progress(min(1.0, 0.1 + 0.9 * float(fraction)), text=message)
+        def progress(fraction: float, message: str) -> None:
+            value = min(1.0, 0.1 + 0.9 * float(fraction))
+            store.report(key, value, message)
+            bar.progress(value, text=message)  # raises Streamlit's rerun / stop request: the fit is abandoned
 
-            model = NTKInfluence(reg=config.reg).fit(data.X_train, data.y_train, progress=progress)
-        except Exception:  # the page shows the message; the box must not stay at "Loading data"
-            status.update(label=f"Could not prepare {config.dataset}", state="error", expanded=False)
+        model = NTKInfluence(reg=config.reg).fit(data.X_train, data.y_train, progress=progress)
+    except Exception:  # the page shows the message; the box must not stay at "Loading data"
+        status.update(label=f"Could not prepare {config.dataset}", state="error", expanded=False)
+        raise
+    seconds = time.perf_counter() - start
+    with _COUNT_LOCK:
+        FIT_COUNT += 1
+    print(f"ifexplorer-ui: fit #{FIT_COUNT} {config} in {seconds:.2f} s", file=sys.stderr, flush=True)
+    status.update(label=f"Model ready ({seconds:.1f} s)", state="complete", expanded=False)
+    return Experiment(config, data, model, seconds, store)
+
+
+def _load(config: ExperimentConfig, upload: bytes | None):
+    """dataset_menu.load, with the data root taken out of error messages (no absolute server path is shown)."""
+    from ifexplorer.ui.dataset_menu import data_root, load
+
+    try:
+        return load(config, upload)
+    except ValueError as exc:  # includes ifexplorer.data.DataError
+        root = str(data_root())
+        if config.dataset != "folder" or root not in str(exc):
             raise
-        seconds = time.perf_counter() - start
-        with _COUNT_LOCK:
-            FIT_COUNT += 1
-        print(f"ifexplorer-ui: fit #{FIT_COUNT} {config} in {seconds:.2f} s", file=sys.stderr, flush=True)
-        status.update(label=f"Model ready ({seconds:.1f} s)", state="complete", expanded=False)
-    return Experiment(config, data, model, seconds)
+        message = str(exc).replace(root + os.sep, "").replace(root, "the data root")
+        try:
+            hidden = type(exc)(message)
+        except TypeError:
+            hidden = ValueError(message)
+        raise hidden from None
+
+
+def _settle(bar, seconds: float = SETTLE_SECONDS, step: float = 0.05) -> None:
+    """Wait `seconds`, updating `bar` every `step`: each update is a point where a newer rerun request (the
+    user is still changing settings) raises Streamlit's RerunException and cancels this run before it fits."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(step)
+        bar.progress(0.0, text="Waiting for the settings to settle")
 
 
 def shared(key, compute: Callable[[], Any]):
-    """compute() once per key for the whole process (all sessions), under a per-key lock."""
-    store = _store()
-    memo = store.setdefault("shared", {})
-    if key in memo:
-        return memo[key]
-    with _lock_for(store, key):
-        if key not in memo:
-            memo[key] = compute()
-        return memo[key]
+    """compute() once per key for the whole process (all sessions), in the budget."""
+    return _get(_store(), key, _threaded(compute), label=_key_label(key[-1] if isinstance(key, tuple) else key))
 
 
 def sha256(data: bytes) -> str:
@@ -234,35 +380,84 @@ def with_progress(exp: Experiment, key, label: str, compute: Callable[..., Any],
     exception from the next progress update; should_stop() then turns True, compute returns its partial
     result, which is memoised under key, and the exception is re-raised so Streamlit goes on (a rerun
     finds the partial result)."""
-    if key in exp._memo:
-        return exp._memo[key]
-    with exp._lock:
-        if key in exp._memo:
-            return exp._memo[key]
+    halted: list[BaseException] = []
+    store_key = ("memo", exp.config, key)
+
+    def run():
         configure_threads()
-        with st.status(label, expanded=True) as status:
-            bar = st.progress(0.0, text=label)
-            halted: list[BaseException] = []
+        status = st.status(label, expanded=True)
+        bar = status.progress(0.0, text=label)
 
-            def progress(fraction: float, message: str) -> None:
-                if halted:
-                    return
-                try:
-                    bar.progress(min(1.0, max(0.0, float(fraction))), text=message)
-                except ScriptControlException as exc:  # a stop / rerun request: finish the current step first
-                    if not stoppable:
-                        raise
-                    halted.append(exc)
-
-            result = compute(progress, lambda: bool(halted)) if stoppable else compute(progress)
-            exp._memo[key] = result
+        def progress(fraction: float, message: str) -> None:
+            exp.store.report(store_key, fraction, message)
             if halted:
-                raise halted[0]
+                return
+            try:
+                bar.progress(min(1.0, max(0.0, float(fraction))), text=message)
+            except ScriptControlException as exc:  # a stop / rerun request: finish the current step first
+                if not stoppable:
+                    raise
+                halted.append(exc)
+
+        try:
+            result = compute(progress, lambda: bool(halted)) if stoppable else compute(progress)
+        except Exception:
+            status.update(state="error", expanded=False)
+            raise
+        if not halted:  # after a stop request any Streamlit call raises again: leave the box as it is
             status.update(label=f"{label} — done", state="complete", expanded=False)
         return result
+
+    result = exp.memo(key, run, label=label[:1].lower() + label[1:])
+    if halted:
+        raise halted[0]
+    return result
 
 
 def forget(exp: Experiment, key) -> None:
     """Drop a memoised result (e.g. a study that was stopped early) so the next request recomputes it."""
-    with exp._lock:
-        exp._memo.pop(key, None)
+    exp.store.discard(("memo", exp.config, key))
+
+
+# ----------------------------------------------------------------------------- the sidebar's memory caption
+_SEEN_KEY = "_ifexplorer_drops_seen"
+_CAPTION_SLOTS: dict = {}  # session id -> the sidebar placeholder of its latest full run
+
+
+def memory_caption() -> str:
+    """One line for the sidebar: the shared budget and its use, and the earlier settings dropped to make room
+    since this session opened."""
+    store = _store()
+    use = store.usage()
+    seen = st.session_state.setdefault(_SEEN_KEY, store.evicted)
+    settings = sum(1 for k in store.stored_keys() if k[0] == "experiment")
+    text = (f"Memory for results (all sessions): **{format_bytes(use.used)}** of the "
+            f"**{format_bytes(use.budget)}** budget, {settings} setting{'s' * (settings != 1)} kept.")
+    dropped = [e for e in store.evictions(seen) if e.key[0] == "experiment"]
+    if dropped:
+        names = "; ".join(md_escape(e.label) for e in dropped[-2:])
+        more = f" and {len(dropped) - 2} more" if len(dropped) > 2 else ""
+        text += (f" To make room, {len(dropped)} earlier setting{'s were' if len(dropped) > 1 else ' was'} dropped "
+                 f"({names}{more}); choosing one again refits it.")
+    if use.used + use.reserved > use.budget:
+        text += " Over budget: what open sessions are using cannot be dropped."
+    if store.problem:
+        text += f" ({md_escape(store.problem)})"
+    return text
+
+
+def show_memory_caption(slot) -> None:
+    """Draw memory_caption() into `slot` (an st.empty in the sidebar) and redraw it there after a fit in this run."""
+    owner = _owner()
+    if owner is not None:
+        for sid in [s for s in _CAPTION_SLOTS if s != owner and not _session_alive(s)]:
+            _CAPTION_SLOTS.pop(sid, None)
+        _CAPTION_SLOTS[owner] = slot
+    slot.caption(memory_caption())
+
+
+def _refresh_memory_caption() -> None:
+    ctx = get_script_run_ctx(suppress_warning=True)
+    slot = _CAPTION_SLOTS.get(_owner())
+    if slot is not None and ctx is not None and not ctx.fragment_ids_this_run:
+        slot.caption(memory_caption())

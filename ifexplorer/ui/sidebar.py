@@ -1,14 +1,12 @@
 """The shared sidebar: which experiment every page shows (dataset, sizes, λ, noise, seed, device)."""
 from __future__ import annotations
 
-import os
-
 import streamlit as st
 
 from ifexplorer import NTKInfluence, device_label
 from ifexplorer.device import format_bytes
 from ifexplorer.ui import dataset_menu
-from ifexplorer.ui.experiment import ExperimentConfig, configure_threads, sha256
+from ifexplorer.ui.experiment import ExperimentConfig, configure_threads, sha256, show_memory_caption, start_run
 from ifexplorer.ui.text import md_escape
 
 REGS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0)
@@ -29,7 +27,9 @@ def _reset_sizes() -> None:
 
 def sidebar() -> tuple[ExperimentConfig | None, bytes | None]:
     """Draw the sidebar; return the chosen config (None while an own-data source is missing) and
-    the uploaded archive's bytes, if any."""
+    the uploaded archive's bytes, if any. Starts the session's run in the shared store (releases what its
+    previous run pinned)."""
+    start_run()
     with st.sidebar:
         st.subheader("Experiment")
         label = st.selectbox("Dataset", dataset_menu.LABELS, key="dataset", on_change=_reset_sizes)
@@ -52,6 +52,7 @@ def sidebar() -> tuple[ExperimentConfig | None, bytes | None]:
                           help="Flip this share of training labels to see how influence finds them.")
         seed = st.number_input("Seed", 0, 10_000, 0, key="seed")
         _resources(int(n_train) or 1000, c.dim, own=label == dataset_menu.OWN)
+        show_memory_caption(st.empty())  # redrawn after a fit in this run
     if label == dataset_menu.OWN and source is None:
         return None, None
     resize = (st.session_state.get(RESIZE_KEY) or None) if label == dataset_menu.OWN else None
@@ -63,7 +64,8 @@ def sidebar() -> tuple[ExperimentConfig | None, bytes | None]:
 def _own_data():
     """Upload (zip / npz) or a local folder under the data root, and the size the images are shrunk to.
     Returns (name, source, filename, bytes); leaves in session state the resize (RESIZE_KEY) and what
-    the images' headers say (INSPECT_KEY: UploadInfo or the loader's message, for the memory estimate)."""
+    the images' headers say (INSPECT_KEY: UploadInfo or the loader's message, for the memory estimate). An
+    upload's source is the sha256 of its bytes (the same file under two names is one experiment)."""
     how = st.radio("Your images from", ["Upload an archive", "A folder on this machine"], key="own_how",
                    horizontal=True)
     resize = st.selectbox("Resize to", RESIZE_SIDES, index=RESIZE_SIDES.index(DEFAULT_RESIZE), key=RESIZE_KEY,
@@ -78,25 +80,38 @@ def _own_data():
         if file is None:
             st.caption("Upload a file to use it.")
             return "upload", None, None, None
-        name, data, filename = "upload", file.getvalue(), file.name
-        source = sha256(data)
+        data = file.getvalue()
+        st.caption(f"Using **{md_escape(file.name)}** ({format_bytes(len(data))}).")
+        name, source, filename = "upload", sha256(data), file.name
         inspect = lambda mod: mod.inspect_upload(data, filename, resize=resize or None)  # noqa: E731
     else:
-        root = dataset_menu.data_root()
-        path = st.text_input("Folder (inside the data root)", key="folder", placeholder="my-images")
-        st.caption(f"Data root: `{root}` (set IFEXPLORER_DATA_ROOT to change it).")
+        path = st.text_input("Folder (inside the data root)", key="folder", placeholder="my-images",
+                             help="A folder with one sub-folder per class, relative to the data root "
+                                  "(set IFEXPLORER_DATA_ROOT on the server to change the root).")
         if not path:
+            st.caption("Name a folder inside the data root to use it.")
             return "folder", None, None, None
-        name, data, filename = "folder", None, None
-        source = os.path.normpath(root / path)  # not resolved: messages show it relative to the root, as typed
+        root = dataset_menu.data_root()
+        full = (root / path).resolve()
+        try:
+            shown = full.relative_to(root).as_posix()
+        except ValueError:
+            st.caption(f"**{md_escape(path)}** is outside the data root; name a folder inside it.")
+            return "folder", None, None, None
+        if not full.is_dir():
+            st.caption(f"No folder **{md_escape(shown)}** in the data root.")
+            return "folder", None, None, None
+        st.caption(f"Using the folder **{md_escape(shown)}** of the data root.")
+        name, source, filename, data = "folder", str(full), None, None
         inspect = lambda mod: mod.inspect_folder(source, resize=resize or None, data_root=str(root))  # noqa: E731
     # the headers, read once per (source, resize): the estimate in _resources, and early refusals
     memo = st.session_state.get(INSPECT_KEY + "_memo")
     if memo is None or memo[0] != (source, resize):
-        mod = dataset_menu.data_module()
+        from ifexplorer import data as mod
+
         try:
-            memo = (source, resize), inspect(mod) if hasattr(mod, "inspect_upload") else None
-        except dataset_menu.data_errors() as exc:
+            memo = (source, resize), inspect(mod)
+        except ValueError as exc:  # DataError included
             memo = (source, resize), str(exc)
         st.session_state[INSPECT_KEY + "_memo"] = memo
     st.session_state[INSPECT_KEY] = memo[1]
