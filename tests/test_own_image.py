@@ -64,6 +64,11 @@ def test_png_bytes_and_uploaded_files_decode(mnist):
     _seven(ink=20, paper=240).convert("RGB").resize((1600, 1600)).save(jpeg, format="JPEG", quality=85)
     f_jpeg, _ = prepare_own_image(jpeg.getvalue(), mnist)
     assert f_jpeg @ f_bytes > 0.9
+    paper = _seven(ink=20, paper=240)
+    deep = io.BytesIO()
+    Image.fromarray(np.asarray(paper).astype(np.uint16) * 257).save(deep, format="PNG")  # 16-bit gray
+    f_deep, _ = prepare_own_image(deep.getvalue(), mnist)
+    np.testing.assert_allclose(f_deep, prepare_own_image(paper, mnist)[0], atol=1e-12)
 
 
 def test_mnist_test_images_are_close_to_themselves(mnist):

@@ -77,6 +77,10 @@ def _as_pil(image):
         raise DataError(f"own image: expected a PIL image, an array (H, W[, 3 or 4]) or image file bytes; "
                         f"got {type(image).__name__}")
     im = ImageOps.exif_transpose(im)  # camera photos carry their orientation in EXIF
+    if im.mode.startswith("I;16") or im.mode in ("I", "F"):  # 16-bit / float gray: scaled to 8 bits, not clipped
+        values = np.asarray(im, dtype=np.float64)
+        top = 65535.0 if im.mode.startswith("I;16") else max(float(values.max()), 255.0)
+        im = Image.fromarray(np.clip(np.rint(values * (255.0 / top)), 0, 255).astype(np.uint8))
     if im.mode not in ("L", "RGB", "RGBA"):
         im = im.convert("RGBA" if "A" in im.getbands() or "transparency" in im.info else "RGB")
     if max(im.size) > WORK_SIDE:

@@ -47,10 +47,13 @@ def embed(X, method: str = "pca", seed: int = 0, progress: Progress | None = Non
     memory = _memory() if cache else None
     if memory is None:
         return _compute(X, method, int(seed), backend, progress)
-    cached = memory.cache(_compute, ignore=["progress"])
-    if cached.check_call_in_cache(X, method, int(seed), backend, progress):
+    from joblib import hash as data_hash
+
+    cached = memory.cache(_cached_compute, ignore=["X", "progress"])  # keyed by the hash: X is hashed once
+    args = (data_hash(X), X, method, int(seed), backend, progress)
+    if cached.check_call_in_cache(*args):
         progress(1.0, "Map loaded from the cache")
-    return cached(X, method, int(seed), backend, progress)
+    return cached(*args)
 
 
 def cache_dir() -> Path:
@@ -97,6 +100,11 @@ def _memory():
     except OSError:
         return None
     return Memory(location=str(location), verbose=0)
+
+
+def _cached_compute(key: str, X: np.ndarray, method: str, seed: int, backend: str, progress: Progress) -> np.ndarray:
+    """_compute, cached by joblib under key = the hash of X (X itself is not hashed again)."""
+    return _compute(X, method, seed, backend, progress)
 
 
 def _compute(X: np.ndarray, method: str, seed: int, backend: str, progress: Progress) -> np.ndarray:
