@@ -88,6 +88,16 @@ def test_colour_dataset_gets_a_centre_crop_resized_to_its_shape():
     assert tuple(display[4, 5]) == (200, 30, 10) and display[4, 0].sum() < display[4, 5].sum()
 
 
+def test_a_dataset_of_dark_ink_on_white_gets_dark_ink_on_white():
+    images = np.full((10, 16, 16), 255, np.uint8)
+    for k in range(10):
+        images[k, 3:13, 4 + k % 3:8 + k % 3] = 30  # dark bars, 10 px tall
+    ds = load_dataset("npz", data=_npz(images, np.arange(10) % 2), filename="paper.npz")
+    _, display = prepare_own_image(_seven(), ds)  # light ink on black in, the dataset's polarity out
+    assert display.shape == (16, 16) and display[0].min() == 255 and display.min() == 0
+    assert max(_ink_box(255 - display)) in (10, 11)  # the dataset's 10-px ink size
+
+
 def _npz(X, y):
     buf = io.BytesIO()
     np.savez(buf, X=X, y=y)
