@@ -291,6 +291,15 @@ class NTKInfluence:
         itemsize = torch.finfo(self.dtype_).bits // 8
         check_fits(count * self.n_train_ ** 2 * itemsize, self.device_, what + f" on {self.n_train_} training points")
 
+    # ------------------------------------------------------------------------ the reverse view
+    def removal_effect(self, i: int, X_test, y_test, k: int = 10):
+        """Training point i seen from the test set (removal.RemovalEffect): its influence on every test point (m,)
+        (column i of influence(X_test, y_test), from one solve Q e_i: O(m·n + n²), no m × n matrix), the k test
+        points it helps and hurts most, and the test loss and accuracy before and after retraining without it."""
+        from .removal import removal_effect
+
+        return removal_effect(self, i, X_test, y_test, k)
+
 
 def _inverse_diagonal(L: torch.Tensor) -> torch.Tensor:
     """diag((L Lᵀ)⁻¹) = squared column norms of L⁻¹. On the CPU, LAPACK's trtri (n³/3 flops);

@@ -110,3 +110,82 @@ def test_figures_carry_a_small_template_and_lambda_in_decades():
     assert len(fig.to_json()) < 5000
     assert fig.layout.xaxis.type == "log" and fig.layout.xaxis.dtick == 1
     assert fig.layout.annotations[0].yref == "paper"
+
+
+# ------------------------------------------------------------------ the training-set map and thumbnail grids
+def test_training_map_carries_training_indices_and_a_zero_centred_diverging_scale():
+    from ifexplorer.plots.map import training_map_figure
+
+    xy = np.arange(10.0).reshape(5, 2)
+    infl = np.array([-2.0, 0.5, 0.0, 1.0, -0.1])
+    fig = training_map_figure(xy, infl, "influence", labels=list("abcde"), hover_ids=["<b>x</b>", "2", "3", "4", "5"],
+                              marked=[3])
+    points, ring = fig.data
+    assert points.type == "scattergl" and fig.layout.dragmode == "lasso"
+    np.testing.assert_array_equal(points.customdata, np.arange(5))
+    np.testing.assert_array_equal(points.marker.color, infl)
+    assert (points.marker.cmin, points.marker.cmid, points.marker.cmax) == (-2.0, 0.0, 2.0)
+    assert points.marker.colorscale[0][1] == plots.HARMFUL and points.marker.colorscale[-1][1] == plots.HELPFUL
+    assert "&lt;b&gt;" in points.text[0] and "a" in points.text[0] and "-2" in points.text[0]
+    np.testing.assert_array_equal(ring.customdata, [3]) and np.testing.assert_array_equal(ring.x, [6.0])
+
+
+def test_training_map_discrete_colourings_split_traces_but_keep_indices():
+    from ifexplorer.plots.map import training_map_figure
+
+    xy = np.random.default_rng(0).normal(size=(6, 2))
+    by_label = training_map_figure(xy, np.array([1, 0, 1, 2, 0, 1]), "label")
+    assert [t.name for t in by_label.data] == ["0", "1", "2"]
+    np.testing.assert_array_equal(by_label.data[1].customdata, [0, 2, 5])
+    np.testing.assert_array_equal(by_label.data[1].x, xy[[0, 2, 5], 0])
+    flipped = training_map_figure(xy, np.array([0, 1, 0, 0, 1, 0], bool), "flipped")
+    kept, flip = flipped.data
+    assert flip.marker.color == plots.FLIPPED and kept.marker.color == plots.GREY
+    np.testing.assert_array_equal(flip.customdata, [1, 4])
+    assert sorted(np.concatenate([t.customdata for t in flipped.data])) == list(range(6))
+    with pytest.raises(ValueError, match="color_kind"):
+        training_map_figure(xy, np.zeros(6), "density")
+    with pytest.raises(ValueError, match=r"one value per point \(6,\)"):
+        training_map_figure(xy, np.zeros(5), "self_influence")
+    with pytest.raises(ValueError, match="marked"):
+        training_map_figure(xy, np.zeros(6), "self_influence", marked=[6])
+
+
+def test_compose_grid_places_scaled_thumbnails_and_frames_and_cell_at_inverts_it():
+    from ifexplorer.plots.thumbnails import cell_at, compose_grid, frame_width
+
+    images = np.stack([np.full((4, 4), 10 * (k + 1), np.uint8) for k in range(7)])
+    images[0, 0, 0] = 255  # nearest-neighbour scaling: one source pixel becomes an 8 × 8 block at 32 px
+    frames = [None, "helpful", "harmful", "flipped", None, None, None]
+    grid = compose_grid(images, per_row=3, size_px=32, frames=frames, gap=2)
+    assert grid.shape == (3 * 34 - 2, 3 * 34 - 2, 3) and grid.dtype == np.uint8
+    assert (grid[:8, :8] == 255).all() and (grid[8, 8] == 10).all()
+    w = frame_width(32)
+    hex_rgb = lambda h: [int(h[i:i + 2], 16) for i in (1, 3, 5)]
+    assert list(grid[0, 34]) == hex_rgb(plots.HELPFUL) and list(grid[w, 34 + w]) == [20, 20, 20]
+    assert list(grid[31, 68 + 31]) == hex_rgb(plots.HARMFUL) and list(grid[34 + 16, 0]) == hex_rgb(plots.FLIPPED)
+    assert (grid[:, 32:34] == 255).all() and (grid[2 * 34 + 5, 34 + 5] == 255).all()  # a gap; an empty cell
+    for k in range(7):
+        y, x = (k // 3) * 34, (k % 3) * 34
+        assert cell_at(x + 5, y + 31, 7, per_row=3, size_px=32, gap=2) == k
+    assert cell_at(32.5, 3, 7, per_row=3, size_px=32, gap=2) is None  # in the gap
+    assert cell_at(34 + 3, 2 * 34 + 3, 7, per_row=3, size_px=32, gap=2) is None  # past the last image
+    assert cell_at(-1, 3, 7, per_row=3, size_px=32, gap=2) is None and cell_at(200, 3, 7, 3, 32, 2) is None
+
+
+def test_compose_grid_keeps_aspect_and_colour_and_refuses_bad_input():
+    from ifexplorer.plots.thumbnails import compose_grid
+
+    rgb = np.zeros((2, 2, 4, 3), np.uint8)
+    rgb[..., 0] = 200
+    grid = compose_grid(rgb, per_row=5, size_px=8, gap=0)
+    assert grid.shape == (8, 16, 3)
+    assert (grid[2:6, :8] == [200, 0, 0]).all() and (grid[:2] == 255).all()  # 4 × 8 letterboxed in its cell
+    with pytest.raises(ValueError, match="uint8"):
+        compose_grid(np.zeros((2, 4, 4)), per_row=2)
+    with pytest.raises(ValueError, match="one entry per image"):
+        compose_grid(np.zeros((2, 4, 4), np.uint8), frames=["helpful"])
+    with pytest.raises(ValueError, match="frames entries"):
+        compose_grid(np.zeros((1, 4, 4), np.uint8), frames=["good"])
+    with pytest.raises(ValueError, match="per_row"):
+        compose_grid(np.zeros((1, 4, 4), np.uint8), per_row=0)
