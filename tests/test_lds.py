@@ -4,7 +4,7 @@ from reference import ntk_reference, random_unit_rows
 from scipy.stats import rankdata, spearmanr
 
 from ifexplorer import NTKInfluence, load_dataset
-from ifexplorer.experiments.lds import exact_loo_effects, ihvp_effects, lds, spearman_rows
+from ifexplorer.experiments.lds import exact_loo_effects, ihvp_effects, lds, lds_many, spearman_rows
 
 LAM = 0.05
 
@@ -110,6 +110,19 @@ def test_lds_invariant_to_common_positive_scale_and_seeded():
     kept = np.zeros((len(X), 20))
     kept[a.subsets.T, np.arange(20)] = 1.0
     np.testing.assert_allclose(spearman_rows(a.actual, -effects @ kept), a.lds, rtol=0, atol=1e-12)
+
+
+def test_lds_many_shares_subsets_and_equals_single_calls():
+    X, y, Xt, yt = _problem(3)
+    model = NTKInfluence(reg=LAM, device="cpu").fit(X, y)
+    effects = {"exact": exact_loo_effects(model, Xt, yt, "margin"), "ihvp": ihvp_effects(model, Xt, yt, "margin")}
+    both = lds_many(model, Xt, yt, effects, n_subsets=8, seed=2, output="margin")
+    for name, value in effects.items():
+        single = lds(model, Xt, yt, value, n_subsets=8, seed=2, output="margin")
+        np.testing.assert_array_equal(both[name].lds, single.lds)
+        np.testing.assert_array_equal(both[name].subsets, single.subsets)
+    with pytest.raises(ValueError, match=r"ihvp must have shape"):
+        lds_many(model, Xt, yt, {"exact": effects["exact"], "ihvp": effects["ihvp"][:, :3]})
 
 
 def test_spearman_rows_ties_and_constant_rows():

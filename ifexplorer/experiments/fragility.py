@@ -14,7 +14,7 @@ import numpy as np
 from .._checks import check_depth, check_positive
 from ..influence import NTKInfluence
 from ..results import Progress, no_progress
-from .lds import exact_loo_effects, ihvp_effects, lds
+from .lds import exact_loo_effects, ihvp_effects, lds_many
 
 
 @dataclass(frozen=True)
@@ -58,9 +58,11 @@ def ihvp_error_vs_depth(X_train, y_train, depths=(1, 2, 3, 4), regs=(1e-3, 1e-2,
             cell = {"mean_error": e.mean(), "median_error": np.median(e), "lower_bound": bounds.lower,
                     "upper_bound": bounds.upper}
             if X_test is not None:
-                for key, effects in (("lds_exact", exact_loo_effects), ("lds_ihvp", ihvp_effects)):
-                    cell[key] = lds(model, X_test, y_test, effects(model, X_test, y_test, output=output),
-                                    n_subsets=n_subsets, alpha=alpha, seed=seed, output=output).mean
+                effects = {key: fn(model, X_test, y_test, output=output)
+                           for key, fn in (("lds_exact", exact_loo_effects), ("lds_ihvp", ihvp_effects))}
+                scores = lds_many(model, X_test, y_test, effects, n_subsets=n_subsets, alpha=alpha, seed=seed,
+                                  output=output)
+                cell.update((key, result.mean) for key, result in scores.items())
             for key, value in cell.items():
                 table[key][a, b] = value
             eig_min[a], eig_max[a] = bounds.eigenvalue_min, bounds.eigenvalue_max

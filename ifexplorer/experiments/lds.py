@@ -49,6 +49,14 @@ def lds(model: NTKInfluence, X_test, y_test, effects, *, n_subsets: int = 100, a
     output (see exact_loo_effects, ihvp_effects), for a fitted NTKInfluence. X_test (m, d), y_test (m,) or
     (m, C) (for C > 1 one-hot: the true class is the largest entry). n_subsets M ≥ 2, alpha in (0, 1),
     seed ≥ 0 fixes the subsets; progress(fraction, message) is called after each subset."""
+    return lds_many(model, X_test, y_test, {"effects": effects}, n_subsets=n_subsets, alpha=alpha, seed=seed,
+                    output=output, progress=progress)["effects"]
+
+
+def lds_many(model: NTKInfluence, X_test, y_test, effects: dict, *, n_subsets: int = 100, alpha: float = 0.5,
+             seed: int = 0, output: str = "true_class", progress: Progress | None = None) -> dict[str, LdsResult]:
+    """lds for several methods at once, {name: effects (m, n)} -> {name: LdsResult}: the same subsets and
+    one set of refits for all of them (the refits are most of the work)."""
     progress = progress or no_progress
     n_subsets = check_int(n_subsets, "n_subsets", min_val=2)
     alpha = check_float(alpha, "alpha", min_val=0, max_val=1, include_boundaries="neither")
@@ -56,7 +64,7 @@ def lds(model: NTKInfluence, X_test, y_test, effects, *, n_subsets: int = 100, a
     Xt = model.check_inputs(X_test)
     true = _true_class(model, y_test, Xt.shape[0], output)
     n, m = model.n_train_, Xt.shape[0]
-    effects = _check_effects(effects, m, n)
+    effects = {name: _check_effects(value, m, n, name) for name, value in effects.items()}
     size = int(np.floor(alpha * n))
     if size < 1:
         raise ValueError(f"alpha · n must be at least 1 so that each subset keeps a point; got alpha = {alpha:g}, "
@@ -72,11 +80,14 @@ def lds(model: NTKInfluence, X_test, y_test, effects, *, n_subsets: int = 100, a
     removed = np.ones((n, n_subsets))
     removed[subsets.T, np.arange(n_subsets)] = 0.0  # column j: 1 for i ∉ S_j
     f = _reduce(model.predict(Xt), true, output)
-    predicted = f[:, None] + effects @ removed
-    scores = spearman_rows(actual, predicted)
-    defined = scores[~np.isnan(scores)]
-    return LdsResult(lds=scores, mean=float(defined.mean()) if defined.size else float("nan"), subsets=subsets,
-                     actual=actual, predicted=predicted, output=output)
+    results = {}
+    for name, value in effects.items():
+        predicted = f[:, None] + value @ removed
+        scores = spearman_rows(actual, predicted)
+        defined = scores[~np.isnan(scores)]
+        results[name] = LdsResult(lds=scores, mean=float(defined.mean()) if defined.size else float("nan"),
+                                  subsets=subsets, actual=actual, predicted=predicted, output=output)
+    return results
 
 
 def exact_loo_effects(model: NTKInfluence, X_test, y_test, output: str = "true_class") -> np.ndarray:
@@ -105,7 +116,7 @@ def spearman_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def _subset_predictions(model: NTKInfluence, K: torch.Tensor, S: np.ndarray) -> torch.Tensor:
     """Kernel ridge regression on the training points S, evaluated at the test rows of K (m, n): (m, C)."""
     idx = torch.as_tensor(S, device=K.device)
-    A = model.kernel_train_[idx][:, idx].clone()
+    A = model.kernel_train_[idx[:, None], idx]  # a copy
     A.diagonal().add_(model.reg_)
     L, info = torch.linalg.cholesky_ex(A)
     if int(info) != 0:
@@ -146,14 +157,14 @@ def _reduce(values: np.ndarray, true: np.ndarray, output: str) -> np.ndarray:
     return own - others.max(axis=-1)
 
 
-def _check_effects(effects, m: int, n: int) -> np.ndarray:
+def _check_effects(effects, m: int, n: int, name: str) -> np.ndarray:
     try:
         arr = np.asarray(effects, dtype=np.float64)
     except (TypeError, ValueError):
-        raise ValueError(f"effects must be a numeric array of shape (m, n) = ({m}, {n}); could not read it") from None
+        raise ValueError(f"{name} must be a numeric array of shape (m, n) = ({m}, {n}); could not read it") from None
     if arr.shape != (m, n):
-        raise ValueError(f"effects must have shape (m test points, n training points) = ({m}, {n}); "
+        raise ValueError(f"{name} must have shape (m test points, n training points) = ({m}, {n}); "
                          f"got {arr.shape}")
     if not np.all(np.isfinite(arr)):
-        raise ValueError("effects contains NaN or inf")
+        raise ValueError(f"{name} contains NaN or inf")
     return arr
