@@ -140,8 +140,10 @@ def test_lds_of_exact_effects_positive_on_mnist_7_vs_9():
     model = NTKInfluence(reg=1e-2, device="cpu").fit(ds.X_train, ds.y_train)
     exact = lds(model, ds.X_test, ds.y_test, exact_loo_effects(model, ds.X_test, ds.y_test), n_subsets=40)
     ihvp = lds(model, ds.X_test, ds.y_test, ihvp_effects(model, ds.X_test, ds.y_test), n_subsets=40)
-    assert exact.mean > 0.2
-    assert np.isfinite(ihvp.mean) and abs(ihvp.mean - exact.mean) < 0.5
+    # measured 0.85 / 0.83 (M = 100, 50 test points): the IHVP misses ~93% of each effect's size
+    # (λQ_ii ≈ 0.07) yet loses little LDS, as only λQ_ii's variation across points (CV 0.24) matters
+    assert exact.mean > 0.6
+    assert abs(ihvp.mean - exact.mean) < 0.1
 
 
 @pytest.mark.parametrize("kwargs, match", [
