@@ -16,13 +16,11 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "app"))
-from browser_util import CHROMIUM, CHROMIUM_ARGS, Server, settle, wait_idle  # noqa: E402
+from ifexplorer.ui.browser import CHROMIUM, CHROMIUM_ARGS, Server, settle, wait_idle
 
 PAGES = [("Overview", "Train accuracy"), ("Influence gallery", "Most helpful"),
          ("Training dynamics", "Most helpful at"), ("IHVP error", "Error rate against density"),

@@ -30,14 +30,12 @@ import json
 import os
 import re
 import statistics
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "app"))
-from browser_util import CHROMIUM, CHROMIUM_ARGS, DRAWN, IDLE, Server  # noqa: E402
+from ifexplorer.ui.browser import CHROMIUM, CHROMIUM_ARGS, DRAWN, IDLE, Server
 
 BUDGET_ENV = "IFEXPLORER_MEMORY_BUDGET"
 DIGITS = "8×8 digits (scikit-learn)"

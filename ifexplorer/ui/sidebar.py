@@ -11,7 +11,6 @@ from ifexplorer.ui.text import md_escape
 
 REGS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0)
 DEFAULT_REG = 1e-3
-UPLOAD_KEY = "upload_bytes"
 RESIZE_SIDES = (16, 28, 32, 48, 64, 0)  # own images: "Resize to" choices, the largest side in px (0 = keep)
 DEFAULT_RESIZE = 64
 RESIZE_KEY = "own_resize"    # own images: the "Resize to" choice

@@ -8,7 +8,8 @@ import re
 import time
 
 import pytest
-from browser_util import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, Server, browser_available, settle, wait_idle
+
+from ifexplorer.ui.browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, Server, browser_available, settle, wait_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow,
               pytest.mark.skipif(not browser_available() and os.environ.get("IFEXPLORER_REQUIRE_BROWSER") != "1",

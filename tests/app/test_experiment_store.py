@@ -260,7 +260,7 @@ def test_a_setting_that_exceeds_the_budget_drops_the_earlier_one_and_the_sidebar
 
 
 # ------------------------------------------------------------------------------------------ in a browser
-browser = pytest.mark.skipif(not __import__("browser_util").browser_available()
+browser = pytest.mark.skipif(not __import__("ifexplorer.ui.browser", fromlist=["x"]).browser_available()
                              and os.environ.get("IFEXPLORER_REQUIRE_BROWSER") != "1",
                              reason="needs /usr/bin/chromium and playwright")
 
@@ -269,8 +269,9 @@ browser = pytest.mark.skipif(not __import__("browser_util").browser_available()
 @pytest.mark.slow
 @browser
 def test_arrow_key_steps_of_lambda_fit_only_the_last_and_a_dataset_change_fits_once(tmp_path):
-    from browser_util import CHROMIUM, CHROMIUM_ARGS, Server, wait_idle
     from playwright.sync_api import sync_playwright
+
+    from ifexplorer.ui.browser import CHROMIUM, CHROMIUM_ARGS, Server, wait_idle
 
     srv = Server(tmp_path / "streamlit.log")
     try:

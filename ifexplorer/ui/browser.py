@@ -1,5 +1,6 @@
-"""Start the app as its own process on loopback and drive it with Debian's chromium (Playwright).
-Shared by tests/app/test_browser.py and benchmarks/bench_app.py."""
+"""Start the app as its own process on loopback and drive it with Debian's chromium (Playwright): the
+browser tests (tests/app/) and the app benchmarks (benchmarks/bench_app.py, bench_load.py) share it.
+`python -m ifexplorer.ui.browser DIR` takes screenshots of every page at 1280×720 and 1920×1080."""
 from __future__ import annotations
 
 import os
@@ -138,6 +139,6 @@ def screenshots(out_dir: Path, timeout: float = 180_000) -> list[Path]:
     return saved
 
 
-if __name__ == "__main__":  # python tests/app/browser_util.py artifacts/screenshots/after
+if __name__ == "__main__":  # python -m ifexplorer.ui.browser artifacts/screenshots/after
     for shot in screenshots(Path(sys.argv[1]).resolve()):
         print(shot)
