@@ -307,10 +307,6 @@ class _Run:
     decays: np.ndarray
     losses: list
 
-    @property
-    def converged(self) -> np.ndarray:
-        return np.array([s in ("tolerance", "kink-limited") for s in self.status])
-
 
 @contextlib.contextmanager
 def _threads_for(flops: float):
@@ -439,7 +435,7 @@ def _check_divergence(loss, loss0, scale, ids, labels, k, sched) -> None:
             f"{who} diverged at step {k}: objective {float(loss[j]):.3g} (started at {float(loss0[j]):.3g}); "
             f"the step size η = {sched.lr:.3g} is too large for curvature ≈ {sched.curvature:.3g} "
             f"(stable below 2/curvature = {2 / sched.curvature:.3g}) — the curvature grew during the run; "
-            "lower `safety`'s complement (pass a smaller lr) or raise λ"
+            "pass a larger safety or a smaller lr, or raise λ"
         )
 
 
@@ -738,11 +734,12 @@ class DeepInfluence:
         residual). Raises ValueError if the Hessian shows negative curvature (θ_s is then not a
         minimum of L and Hess⁻¹ is not what Koh & Liang assume) or the solve does not converge."""
         rows, infos = [], []
-        for j in range(X_test.shape[0]):
-            g = self.test_gradient(X_test[j], y_test[j])
-            s, info = _pcg(self.hvp, self.gn_inverse, g, tol=tol, max_iter=max_iter)
-            rows.append((self.jvp(s) * self.residual).sum(dim=1))
-            infos.append(info)
+        with _threads_for(_step_flops(self.net, self.X.shape[0], 1)):
+            for j in range(X_test.shape[0]):
+                g = self.test_gradient(X_test[j], y_test[j])
+                s, info = _pcg(self.hvp, self.gn_inverse, g, tol=tol, max_iter=max_iter)
+                rows.append((self.jvp(s) * self.residual).sum(dim=1))
+                infos.append(info)
         return torch.stack(rows), infos
 
 

@@ -276,7 +276,8 @@ def test_on_a_finite_relu_network_loo_pbrf_and_ihvp_differ():
     # The three answers of MATH §10 part ways on a narrow network: PBRF (from θ_s) is not leave-one-out (from
     # θ(0)) because the network is not lazy, and the IHVP is not PBRF because of the leverage (its error is
     # the nonlinearity in ε). Measured here (λ = 0.5, width 128, depth 2, n = 10, 3 points × 4 test points):
-    # ‖pbrf − loo‖/‖loo‖ ≈ 0.13, ‖ihvp − pbrf‖/‖pbrf‖ ≈ 0.55.
+    # ‖pbrf − loo‖/‖loo‖ = 0.097, ‖ihvp − pbrf‖/‖pbrf‖ = 0.566, ‖ihvp − loo‖/‖loo‖ = 0.567; Pearson
+    # pbrf~loo 0.997, ihvp~pbrf 0.987, ihvp~loo 0.982 (2.5% of the activations flipped in training).
     X, y = _toy(n=10, d=4)
     Xq, yq = _test_points()
     fit = D.train(D.DeepReLU(128, 4, depth=2, seed=1), X, y, 0.5)
@@ -286,7 +287,7 @@ def test_on_a_finite_relu_network_loo_pbrf_and_ihvp_differ():
     pb = _loss_change(D.pbrf(fit, idx, X_eval=Xq).eval_predictions, base, yq)
     ihvp = fit.influence().ihvp_gn(torch.as_tensor(Xq), torch.as_tensor(yq).reshape(-1, 1)).numpy()[:, idx].T
     rel = lambda a, b: np.linalg.norm(a - b) / np.linalg.norm(b)  # noqa: E731
-    assert 0.03 < rel(pb, loo) < 0.5
+    assert 0.03 < rel(pb, loo) < 0.3
     assert rel(ihvp, pb) > 0.3 and rel(ihvp, loo) > 0.3
     assert np.corrcoef(pb.ravel(), loo.ravel())[0, 1] > 0.9  # still the same story
 
