@@ -39,6 +39,11 @@ TICK_SECONDS = 0.5
 COMPUTATIONS = 0  # eigendecompositions computed (not loaded) in this process, for tests and benchmarks
 
 
+def computations() -> int:
+    """Eigendecompositions computed (not loaded from disk) in this process so far."""
+    return COMPUTATIONS
+
+
 def cache_dir() -> Path | None:
     """The persistence directory, or None when disabled (IFEXPLORER_CACHE_DIR=off or empty)."""
     value = os.environ.get(CACHE_ENV)
@@ -73,6 +78,8 @@ def eigendecomposition(model, progress: Progress) -> tuple[torch.Tensor, torch.T
     computed = {}
 
     def compute():
+        global COMPUTATIONS
+        COMPUTATIONS += 1
         itemsize = torch.finfo(model.dtype_).bits // 8
         # H and Q are held; the decomposition overwrites one more n × n copy, plus LAPACK's workspace
         # (measured 0.17 n² with MKL's syevd; cuSOLVER's is allowed for with one more n²).
@@ -115,8 +122,6 @@ def gemm_rate(device: torch.device, size: int = 1024) -> float:
 # ----------------------------------------------------------------------------------- internals
 def _cached_eigh(key: str, compute):
     """joblib.Memory's unit: only `key` is hashed; compute() returns (μ, V) tensors."""
-    global COMPUTATIONS
-    COMPUTATIONS += 1
     mu, V = compute()
     return mu.cpu().numpy(), V.cpu().numpy()
 
