@@ -74,10 +74,13 @@ class Spectral:
         if t in self._poles:
             self._poles.move_to_end(t)
             return self._poles[t]
-        entry = _Poles(self, t, U)
+        return self.store_poles(t, _Poles(self, t, U))
+
+    def store_poles(self, t: float, entry: _Poles) -> _Poles:
+        """Keep the pole data of time t (LRU within poles_budget bytes)."""
         self._poles[t] = entry
         self._poles_bytes += entry.nbytes
-        while self._poles_bytes > POLES_CACHE_BYTES and len(self._poles) > 1:
+        while self._poles_bytes > getattr(self, "poles_budget", POLES_CACHE_BYTES) and len(self._poles) > 1:
             _, old = self._poles.popitem(last=False)
             self._poles_bytes -= old.nbytes
         return entry
@@ -126,26 +129,29 @@ class _Poles:
     """Per-t resolvent data for the leave-one-out correction (n training points, P poles, C outputs):
     R (n, P) = 1/(μ − z_j) = t/(μt − s_j); dG (n, P) = diag(G_j); E (n, P, C) = w_j (G_j y)_i / (G_j)_ii."""
 
-    def __init__(self, sp: Spectral, t: float, U: torch.Tensor | None = None):
+    def __init__(self, sp: Spectral, t: float, U: torch.Tensor | None = None, parts=None):
         """With test rows U = k(X)ᵀV (b, n), (G_j k)_i for them is pushed through the same product with
-        V as G_j y (one pass over V instead of two) and kept in self.first_gk (n, b, P)."""
+        V as G_j y (one pass over V instead of two) and kept in self.first_gk (n, b, P).
+        parts: (diag(G_j) (n, P), G_j y (n, P, C)) already computed (prefetch_times)."""
         rs = phi_resolvents()
         V = sp.V
-        cdtype = torch.complex128 if V.dtype == torch.float64 else torch.complex64
-        s = torch.as_tensor(rs.poles, dtype=cdtype, device=V.device)
-        w = torch.as_tensor(rs.weights, dtype=cdtype, device=V.device)
-        self.R = t / (sp.mu[:, None].to(cdtype) * t - s[None, :])
+        w = torch.as_tensor(rs.weights, dtype=_complex(V.dtype), device=V.device)
+        self.R = _resolvent_factors(sp, t)
         self.P = self.R.shape[1]
-        self.dG = _real_matmul(sp.VV, self.R)
         self.dG_self = None
         n, C = sp.yhat.shape
-        b = 0 if U is None else U.shape[0]
-        cols = [(sp.yhat[:, None, :] * self.R[:, :, None]).reshape(n, -1)]
-        if b:
-            cols.append((U.T[:, :, None] * self.R[:, None, :]).reshape(n, b * self.P))
-        prod = _real_matmul(V, torch.cat(cols, dim=1))
-        Gy = prod[:, : self.P * C].reshape(n, self.P, C)
-        self.first_gk = prod[:, self.P * C:].reshape(n, b, self.P) if b else None
+        b = 0 if U is None or parts is not None else U.shape[0]
+        self.first_gk = None
+        if parts is not None:
+            self.dG, Gy = parts
+        else:
+            self.dG = _real_matmul(sp.VV, self.R)
+            cols = [(sp.yhat[:, None, :] * self.R[:, :, None]).reshape(n, -1)]
+            if b:
+                cols.append((U.T[:, :, None] * self.R[:, None, :]).reshape(n, b * self.P))
+            prod = _real_matmul(V, torch.cat(cols, dim=1))
+            Gy = prod[:, : self.P * C].reshape(n, self.P, C)
+            self.first_gk = prod[:, self.P * C:].reshape(n, b, self.P) if b else None
         self.E = w[None, :, None] * Gy / self.dG[:, :, None]
         self._sp = sp
         self.nbytes = sum(x.numel() * x.element_size() for x in (self.R, self.dG, self.E))
@@ -187,6 +193,51 @@ class _Poles:
                 M = E[:, :, c].real @ Rr - E[:, :, c].imag @ Ri  # (rows, n)
                 out[:, rows, c] = U @ (sp.V[rows] * M).T
         return out
+
+
+def _complex(dtype: torch.dtype) -> torch.dtype:
+    return torch.complex128 if dtype == torch.float64 else torch.complex64
+
+
+def _resolvent_factors(sp: Spectral, t: float) -> torch.Tensor:
+    """R (n, P) = 1/(μ − z_j) = t/(μt − s_j) for the poles s_j of phi_resolvents()."""
+    cdtype = _complex(sp.V.dtype)
+    s = torch.as_tensor(phi_resolvents().poles, dtype=cdtype, device=sp.V.device)
+    return t / (sp.mu[:, None].to(cdtype) * t - s[None, :])
+
+
+PREFETCH_BYTES = 1 << 30  # default memory for the pole data of prefetched times
+PREFETCH_PRODUCT_BYTES = 256 * 2 ** 20  # right-hand side of one batched product
+
+
+def prefetch_times(model, times, budget_bytes: int = PREFETCH_BYTES, progress=None) -> int:
+    """Compute the test-independent per-t data (diag(G_j) and G_j y for every pole) for many times at
+    once — batched products, one pass over V∘V and one over V per batch of times — and keep them in
+    the model's pole cache (raised to budget_bytes). A later view at one of these times then costs
+    only its test points' own pass over V (G_j k(x)): a slider on a fixed grid of times.
+    times: finite t > 0 (others are skipped: t = 0 and the final state need no pole data). Returns
+    how many times were prefetched (all that fit budget_bytes, in the order given)."""
+    sp = spectral(model, progress)
+    n, C = sp.yhat.shape
+    P = len(phi_resolvents().poles)
+    per_t = n * P * (2 + C) * 16  # R, diag(G), E: complex
+    todo = [t for t in dict.fromkeys(check_time(t) for t in np.ravel(times))
+            if t > 0 and not TimeView(model, t).is_final and t not in sp._poles]
+    todo = todo[: max(0, int(budget_bytes) // per_t)]
+    sp.poles_budget = max(getattr(sp, "poles_budget", POLES_CACHE_BYTES), int(budget_bytes))
+    chunk = max(1, PREFETCH_PRODUCT_BYTES // (n * P * (1 + C) * 16))
+    for start in range(0, len(todo), chunk):
+        ts = todo[start:start + chunk]
+        R = torch.cat([_resolvent_factors(sp, t) for t in ts], dim=1)  # (n, T·P)
+        dG = _real_matmul(sp.VV, R).reshape(n, len(ts), P)
+        Y = (sp.yhat[:, None, :] * R[:, :, None]).reshape(n, -1)  # (n, T·P·C)
+        Gy = _real_matmul(sp.V, Y).reshape(n, len(ts), P, C)
+        for j, t in enumerate(ts):
+            sp.store_poles(t, _Poles(sp, t, parts=(dG[:, j].contiguous(), Gy[:, j].contiguous())))
+        if progress is not None:
+            done = start + len(ts)
+            progress(done / len(todo), f"Training times prefetched: {done} of {len(todo)}")
+    return len(todo)
 
 
 def _real_matmul(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
