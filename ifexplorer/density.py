@@ -8,15 +8,14 @@ leave-one-out log-density, which is exactly the quantity returned.
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from sklearn.decomposition import PCA
 
 from ._checks import as_matrix
 
-ROW_BLOCK = 1024  # rows of the pairwise-distance matrix held at once: memory O(ROW_BLOCK · n)
+ROW_BLOCK = 256  # rows of the pairwise-distance matrix held at once: memory O(ROW_BLOCK · n), cache-sized
 BANDWIDTH_GRID = np.geomspace(0.02, 2.0, 30)  # candidate h, in units of the median pairwise distance
+EXP_FLOOR = 50.0  # e^−50 ≈ 2e-22: terms below it are negligible in a sum whose largest term is 1
 
 
 def log_density(X, n_components: int = 10, bandwidth="cv", seed: int = 0, progress=None) -> np.ndarray:
@@ -98,17 +97,28 @@ def _upper_pairs(Z: np.ndarray) -> np.ndarray:
 
 
 def _loo_log_density_blocked(Z: np.ndarray, grid: np.ndarray, progress=None) -> np.ndarray:
-    """log[(1/(n−1)) Σ_{j≠i} N(z_i; z_j, h²I_k)] for every i and every h in grid (H,): (n, H)."""
-    import torch
+    """log[(1/(n−1)) Σ_{j≠i} N(z_i; z_j, h²I_k)] for every i and every h in grid (H,): (n, H).
 
+    Per row, with m_i = min_{j≠i} d_ij: log Σ_{j≠i} e^(−d_ij/2h²) = −m_i/2h² + log Σ_{j≠i} e^(−(d_ij − m_i)/2h²),
+    whose largest term is 1. Exponents below −EXP_FLOOR are raised to it: each such term is < 2e-22 of
+    the sum instead of a denormal (denormals make exp ~20× slower), a relative change below n · 2e-22.
+    numpy's exp: on a shared CPU it runs several times faster than torch's multi-threaded one."""
     n, k = Z.shape
     out = np.empty((n, len(grid)))
+    buf = None
     for rows, d in _distance_blocks(Z):
-        idx = torch.arange(rows.stop - rows.start)
+        d = d.numpy()
+        b = rows.stop - rows.start
+        d[np.arange(b), np.arange(rows.start, rows.stop)] = np.inf  # j ≠ i
+        shift = d.min(axis=1)
+        d -= shift[:, None]
+        buf = np.empty_like(d) if buf is None or buf.shape != d.shape else buf
         for j, h in enumerate(grid):
-            logits = d * (-1.0 / (2 * h * h))
-            logits[idx, idx + rows.start] = -math.inf
-            out[rows, j] = torch.logsumexp(logits, dim=1).numpy()
+            c = -1.0 / (2 * h * h)
+            np.multiply(d, c, out=buf)
+            np.maximum(buf, -EXP_FLOOR, out=buf)
+            np.exp(buf, out=buf)
+            out[rows, j] = np.log(buf.sum(axis=1)) + c * shift
         if progress is not None:
             progress(0.05 + 0.9 * rows.stop / n, f"Density: {rows.stop} of {n} points")
     return out - np.log(n - 1) - 0.5 * k * np.log(2 * np.pi * grid * grid)[None, :]

@@ -109,7 +109,8 @@ def test_ihvp_equals_literal_parameter_space_newton_step():
     ihvp_literal = (f_test - yt)[:, None] * delta_f
     np.testing.assert_allclose(model.ihvp_influence(Xt, yt), ihvp_literal, rtol=1e-8, atol=1e-12)
     exact_change = model.loo_predictions(Xt) - f_test[:, None]
-    np.testing.assert_allclose(delta_f / exact_change, np.broadcast_to(1 - model.ihvp_error(), delta_f.shape), rtol=1e-7)
+    ratio = np.broadcast_to(1 - model.ihvp_error(), delta_f.shape)
+    np.testing.assert_allclose(delta_f / exact_change, ratio, rtol=1e-7)
 
 
 def test_top_influences_split_and_order():
@@ -144,10 +145,12 @@ def test_bad_inputs_give_clear_errors():
         NTKInfluence().fit(X, y[:-1])
     with pytest.raises(ValueError, match="2-D"):
         NTKInfluence().fit(X[None], y)
-    bad = X.copy(); bad[3, 1] = np.nan
+    bad = X.copy()
+    bad[3, 1] = np.nan
     with pytest.raises(ValueError, match="NaN or inf.*row 3"):
         NTKInfluence().fit(bad, y)
-    zero = X.copy(); zero[5] = 0
+    zero = X.copy()
+    zero[5] = 0
     with pytest.raises(ValueError, match="all-zero row.*row 5"):
         NTKInfluence().fit(zero, y)
     with pytest.raises(ValueError, match="at least 2"):
@@ -190,6 +193,7 @@ def test_singular_kernel_reports_lambda_advice():
         NTKInfluence(reg=1e-300).fit(X, np.ones(5))
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_gpu_matches_cpu_and_float32_error_is_small():
     X, y, Xt, yt = _problem(n=300, m=20, d=20, seed=10)
@@ -211,7 +215,8 @@ def test_refit_recomputes_the_spectrum_and_its_bounds():
     model.kernel_spectrum()
     model.fit(X2, y2)
     h = np.linalg.eigvalsh(ntk_reference(X2, X2))
-    np.testing.assert_allclose(model.kernel_spectrum(), (h[0], h[-1]), rtol=1e-7)  # the reference's arccos limits digits
+    # the reference's arccos limits the digits
+    np.testing.assert_allclose(model.kernel_spectrum(), (h[0], h[-1]), rtol=1e-7)
     bounds = model.ihvp_error_bounds()
     assert bounds.lower <= model.ihvp_error().min() and model.ihvp_error().max() <= bounds.upper
 
