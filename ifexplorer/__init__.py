@@ -3,9 +3,11 @@ from .data import DataError, Dataset, available_datasets, load_dataset, load_upl
 from .device import InsufficientMemoryError, device_label, resolve_device
 from .influence import ErrorBounds, NTKInfluence, TopInfluences, top_influences
 from .kernels import ntk_relu, ntk_two_layer
+from .results import TopInfluencesBatch
 
 __all__ = [
-    "NTKInfluence", "TopInfluences", "ErrorBounds", "top_influences", "ntk_two_layer", "ntk_relu",
+    "NTKInfluence", "TopInfluences", "TopInfluencesBatch", "ErrorBounds", "top_influences", "ntk_two_layer",
+    "ntk_relu",
     "InsufficientMemoryError", "device_label", "resolve_device",
     "Dataset", "DataError", "load_dataset", "load_uploaded_archive", "available_datasets",
 ]

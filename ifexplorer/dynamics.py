@@ -60,12 +60,16 @@ class Spectral:
             self._poles.move_to_end(t)
             return self._poles[t], None
         entry, gk = _Poles.compute(self, t, U)
+        return self.store_poles(t, entry), gk
+
+    def store_poles(self, t: float, entry: _Poles) -> _Poles:
+        """Keep the pole data of time t (LRU within poles_budget bytes, POLES_CACHE_BYTES unless raised)."""
         self._poles[t] = entry
         self._poles_bytes += entry.nbytes
-        while self._poles_bytes > POLES_CACHE_BYTES and len(self._poles) > 1:
+        while self._poles_bytes > getattr(self, "poles_budget", POLES_CACHE_BYTES) and len(self._poles) > 1:
             _, old = self._poles.popitem(last=False)
             self._poles_bytes -= old.nbytes
-        return entry, gk
+        return entry
 
     @property
     def VV(self) -> torch.Tensor:
@@ -167,6 +171,52 @@ class _Poles:
                 M = E[:, :, c].real @ Rr - E[:, :, c].imag @ Ri  # (rows, n)
                 out[:, rows, c] = U @ (sp.V[rows] * M).T
         return out
+
+
+def _resolvent_factors(sp: Spectral, t: float) -> torch.Tensor:
+    """R (n, P) = 1/(μ − z_j) = t/(μt − s_j) for the poles s_j of phi_resolvents()."""
+    cdtype = torch.complex128 if sp.V.dtype == torch.float64 else torch.complex64
+    s = torch.as_tensor(phi_resolvents().poles, dtype=cdtype, device=sp.V.device)
+    return t / (sp.mu[:, None].to(cdtype) * t - s[None, :])
+
+
+PREFETCH_BYTES = 1 << 30  # default memory for the pole data of prefetched times
+PREFETCH_PRODUCT_BYTES = 256 * 2 ** 20  # right-hand side of one batched product
+
+
+def prefetch_times(model, times, budget_bytes: int = PREFETCH_BYTES, progress=None) -> int:
+    """Compute the test-independent per-t data (diag(G_j) and G_j y for every pole) for many times at
+    once — batched products, one pass over V∘V and one over V per batch of times — and keep them in
+    the model's pole cache (raised to budget_bytes). A later view at one of these times then costs
+    only its test points' own pass over V (G_j k(x)): a slider on a fixed grid of times.
+    times: finite t > 0 (others are skipped: t = 0 and the final state need no pole data). Returns
+    how many times were prefetched (all that fit budget_bytes, in the order given)."""
+    sp = model.spectral(progress)
+    n, C = sp.yhat.shape
+    rs = phi_resolvents()
+    P = len(rs.poles)
+    per_t = n * P * (2 + C) * 16  # R, diag(G), E: complex
+    todo = [t for t in dict.fromkeys(check_time(t) for t in np.ravel(times))
+            if t > 0 and not TimeView(model, t).is_final and t not in sp._poles]
+    todo = todo[: max(0, int(budget_bytes) // per_t)]
+    sp.poles_budget = max(getattr(sp, "poles_budget", POLES_CACHE_BYTES), int(budget_bytes))
+    chunk = max(1, PREFETCH_PRODUCT_BYTES // (n * P * (1 + C) * 16))
+    w = torch.as_tensor(rs.weights, dtype=torch.complex128 if sp.V.dtype == torch.float64 else torch.complex64,
+                        device=sp.V.device)
+    for start in range(0, len(todo), chunk):
+        ts = todo[start:start + chunk]
+        R = torch.cat([_resolvent_factors(sp, t) for t in ts], dim=1)  # (n, T·P)
+        dG = _real_matmul(sp.VV, R).reshape(n, len(ts), P)
+        Y = (sp.yhat[:, None, :] * R[:, :, None]).reshape(n, -1)  # (n, T·P·C)
+        Gy = _real_matmul(sp.V, Y).reshape(n, len(ts), P, C)
+        for j, t in enumerate(ts):
+            dGj = dG[:, j].contiguous()
+            E = w[None, :, None] * Gy[:, j] / dGj[:, :, None]
+            sp.store_poles(t, _Poles(R[:, j * P:(j + 1) * P].contiguous(), dGj, E.contiguous()))
+        if progress is not None:
+            done = start + len(ts)
+            progress(done / len(todo), f"Training times prefetched: {done} of {len(todo)}")
+    return len(todo)
 
 
 def _real_matmul(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:

@@ -1,13 +1,14 @@
 """Exact NTK influence (kernel ridge leave-one-out) and Koh & Liang's IHVP estimate, MATH.md §3–§5.
 
-With A = H + λI = L Lᵀ (Cholesky), Q = A⁻¹, α = Q y:
+With A = H + λI, Q = A⁻¹ (formed in place: Cholesky, triangular inverse, WᵀW; ifexplorer.linalg), α = Q y:
 
     f(x)         = k(x)ᵀ α
     f⁻ⁱ(x)       = f(x) − (k(x)ᵀ Q)_i · α_i / Q_ii          (exact retraining without point i)
     I(i, x)      = ½‖f⁻ⁱ(x) − y_x‖² − ½‖f(x) − y_x‖²        (> 0: i is helpful to x)
     Δ_ihvp f(x)  = −λ α_i (k(x)ᵀ Q)_i                       (= λ Q_ii × the exact change)
 
-diag(Q) is the squared column norms of L⁻¹; Q itself is never formed.
+The model keeps H (n × n, for the spectrum and the training-time views) and Q (n × n): a fit peaks at
+2n² numbers plus O(n · block) panels, and k(x)ᵀQ is one symmetric matrix-vector product.
 """
 from __future__ import annotations
 
@@ -16,11 +17,12 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from ._checks import as_matrix, as_targets, check_depth, check_positive
+from ._checks import as_matrix, as_targets, check_depth, check_int, check_positive
 from .device import check_fits, resolve_device, resolve_dtype
 from .dynamics import Spectral, TimeView
-from .kernels import DEFAULT_BLOCK_ROWS, ntk_relu
-from .results import ErrorBounds, Progress, TopInfluences, no_progress, top_influences
+from .kernels import ntk_relu
+from .linalg import gram_work_bytes, inverse_work_bytes, invert_spd_, symmetric_gram, symmetric_times
+from .results import ErrorBounds, Progress, TopInfluences, TopInfluencesBatch, no_progress, top_influences
 
 TEST_BLOCK_ROWS = 1024  # test points processed together: bounds device temporaries to O(block · n)
 
@@ -39,7 +41,7 @@ class NTKInfluence:
         of MATH §1–§2. Every method works for any depth.
 
     Learned attributes (after fit): ``X_train_`` (n, d), ``y_train_`` (n, C) tensors, ``kernel_train_`` H
-    (n, n), ``cholesky_`` L (n, n), ``alpha_`` (n, C), ``q_diag_`` diag(Q) (n,), ``n_outputs_`` C.
+    (n, n), ``inverse_`` Q = (H + λI)⁻¹ (n, n), ``alpha_`` (n, C), ``q_diag_`` diag(Q) (n,), ``n_outputs_`` C.
 
     The methods under "interface for the time views and the studies" (check_fitted, check_inputs,
     check_targets, kernel_blocks, output_buffer, to_output, spectral) are public so that dynamics.py and
@@ -74,34 +76,62 @@ class NTKInfluence:
         self.fit_count_ = getattr(self, "fit_count_", 0) + 1  # views made by at_time() check it
 
         progress(0.0, f"Computing the {n}×{n} NTK")
-        H = self._kernel(X, None)
-        progress(0.35, "Factoring H + λI (Cholesky)")
-        A = H.clone()
-        A.diagonal().add_(self.reg_)
-        L, info = torch.linalg.cholesky_ex(A)
-        del A
-        if int(info) != 0:
+        H = symmetric_gram(self._kernel, X)
+        progress(0.3, "Inverting H + λI in place (Cholesky, triangular inverse, WᵀW)")
+        Q = H.clone()
+        Q.diagonal().add_(self.reg_)
+        info = invert_spd_(Q)
+        if info:
             raise ValueError(
-                f"H + λI is not numerically positive definite at λ = {self.reg_:g} (pivot {int(info)} failed); "
+                f"H + λI is not numerically positive definite at λ = {self.reg_:g} (pivot {info} failed); "
                 "increase λ or remove duplicate training points"
             )
-        progress(0.65, "Diagonal of (H + λI)⁻¹")
-        self.X_train_, self.y_train_, self.kernel_train_, self.cholesky_ = X, y, H, L
-        self.alpha_ = torch.cholesky_solve(y, L)
-        self.q_diag_ = _inverse_diagonal(L)
+        self.X_train_, self.y_train_, self.kernel_train_, self.inverse_ = X, y, H, Q
+        self.alpha_ = Q @ y
+        self.q_diag_ = Q.diagonal().clone()
         self.n_train_, self.n_outputs_ = n, y.shape[1]
         progress(1.0, "Done")
         return self
 
     def estimate_fit_bytes(self, n: int, d: int, check: bool = False) -> int:
-        """Peak device memory of fit for n points of dimension d: H, L and L⁻¹ (n² each) plus
-        kernel temporaries. With check=True raise InsufficientMemoryError if it does not fit."""
+        """Peak device memory of fit for n points of dimension d: H and Q (n² each) plus the larger of
+        the kernel's and the in-place inverse's temporaries (O(n · block)) and the inputs. With
+        check=True raise InsufficientMemoryError if it does not fit."""
         device = resolve_device(self.device)
         itemsize = torch.finfo(resolve_dtype(self.dtype, device)).bits // 8
-        nbytes = itemsize * (3 * n * n + 3 * min(n, DEFAULT_BLOCK_ROWS) * n + 2 * n * d)
+        work = max(gram_work_bytes(n, itemsize) - itemsize * n * n, inverse_work_bytes(n, itemsize))
+        nbytes = itemsize * (2 * n * n + 2 * n * d) + max(work, 0)
         if check:
-            check_fits(nbytes, device, f"Fitting the NTK model on {n} training points")
+            check_fits(nbytes, device, f"Fitting the NTK model on {n} training points (2 n × n arrays)")
         return nbytes
+
+    def top_influences_all(self, X, y, k: int = 10, block: int | None = None,
+                           memory_bytes: int = 256 * 2 ** 20, progress: Progress | None = None) -> TopInfluencesBatch:
+        """The k most helpful and k most harmful training points for every test point, streamed in
+        blocks of test rows so that no m × n array is held. X (m, d), y (m,) or (m, C).
+
+        block: test rows per block (default: as many as fit memory_bytes, about 4 · block · n numbers).
+        Returns arrays (m, k) of training indices and exact influences (−1 / NaN where fewer than k
+        points are helpful or harmful), sorted by |I| within each row as top_influences does."""
+        k = check_int(k, "k", min_val=1)
+        Xt = self.check_inputs(X)
+        yt = self.check_targets(y, Xt.shape[0])
+        m, n = Xt.shape[0], self.n_train_
+        block = _check_block(block, memory_bytes, n, torch.finfo(self.dtype_).bits // 8)
+        kk = min(k, n)
+        out = TopInfluencesBatch.empty(m, k)
+        alpha_sq = self.alpha_.square().sum(dim=1)
+        progress = progress or no_progress
+        for start in range(0, m, block):
+            stop = min(start + block, m)
+            K = self._kernel(Xt[start:stop], self.X_train_)
+            KQ = symmetric_times(K, self.inverse_)
+            d = KQ.div_(self.q_diag_)
+            r_dot_alpha = (K @ self.alpha_ - yt[start:stop]) @ self.alpha_.T
+            scores = d.mul_(0.5 * d * alpha_sq - r_dot_alpha)  # (b, n), as in influence()
+            out.fill(start, torch.topk(scores, kk, dim=1), torch.topk(scores, kk, dim=1, largest=False))
+            progress(stop / m, f"Top-{k} influences: {stop} of {m} test points")
+        return out
 
     # ------------------------------------------------------------------------------ predictions
     def predict(self, X) -> np.ndarray:
@@ -188,16 +218,15 @@ class NTKInfluence:
 
     # --------------------------------------------------------------------------- training time
     def eigendecomposition(self, progress: Progress | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """A = H + λI = V diag(μ) Vᵀ, computed once and cached. Returns (μ (n,), V (n, n)) tensors."""
+        """A = H + λI = V diag(μ) Vᵀ, computed once per fit and cached in memory and on disk
+        (ifexplorer.spectral_store: a second model fitted on the same data, λ and kernel loads it).
+        progress(fraction, message) hears the estimated time first, then ticks while LAPACK runs.
+        Returns (μ (n,), V (n, n)) tensors."""
         self.check_fitted()
         if self._eigh_cache is None:
-            progress = progress or no_progress
-            self._check_square_buffers(5, "The eigendecomposition for training-time queries")
-            progress(0.0, f"Eigendecomposition of the {self.n_train_}×{self.n_train_} kernel (once)")
-            A = self.kernel_train_.clone()
-            A.diagonal().add_(self.reg_)
-            self._eigh_cache = torch.linalg.eigh(A)
-            progress(1.0, "Done")
+            from .spectral_store import eigendecomposition
+
+            self._eigh_cache = eigendecomposition(self, progress or no_progress)
         return self._eigh_cache
 
     def at_time(self, t: float):
@@ -267,7 +296,7 @@ class NTKInfluence:
     def _loo_blocks(self, Xt: torch.Tensor):
         """Yield (row slice, f (b, C), k(x)ᵀQ (b, n)) over blocks of test rows."""
         for start, K in zip(range(0, Xt.shape[0], TEST_BLOCK_ROWS), self.kernel_blocks(Xt)):
-            KQ = torch.cholesky_solve(K.T, self.cholesky_).T
+            KQ = symmetric_times(K, self.inverse_)
             yield slice(start, start + K.shape[0]), K @ self.alpha_, KQ
 
     def _influence_matrix(self, X, y, exact: bool) -> np.ndarray:
@@ -294,25 +323,17 @@ class NTKInfluence:
     # ------------------------------------------------------------------------ the reverse view
     def removal_effect(self, i: int, X_test, y_test, k: int = 10):
         """Training point i seen from the test set (removal.RemovalEffect): its influence on every test point (m,)
-        (column i of influence(X_test, y_test), from one solve Q e_i: O(m·n + n²), no m × n matrix), the k test
+        (column i of influence(X_test, y_test), from the column Q e_i: O(m·n·d), no m × n matrix), the k test
         points it helps and hurts most, and the test loss and accuracy before and after retraining without it."""
         from .removal import removal_effect
 
         return removal_effect(self, i, X_test, y_test, k)
 
 
-def _inverse_diagonal(L: torch.Tensor) -> torch.Tensor:
-    """diag((L Lᵀ)⁻¹) = squared column norms of L⁻¹. On the CPU, LAPACK's trtri (n³/3 flops);
-    on a GPU, a triangular solve against the identity."""
-    if L.device.type == "cpu" and L.dtype == torch.float64:
-        from scipy.linalg.lapack import dtrtri
-
-        # Lᵀ viewed from the row-major L is a Fortran-ordered upper factor: no copy. inv(Lᵀ) = (L⁻¹)ᵀ,
-        # so the column norms of L⁻¹ are the row norms of the result.
-        inv_t, info = dtrtri(L.numpy().T, lower=0, overwrite_c=0)
-        if info != 0:
-            raise ValueError(f"triangular inverse failed (LAPACK info {info}); increase λ")
-        return torch.from_numpy(np.einsum("ij,ij->i", inv_t, inv_t))
-    eye = torch.eye(L.shape[0], dtype=L.dtype, device=L.device)
-    inv = torch.linalg.solve_triangular(L, eye, upper=False)
-    return inv.square().sum(dim=0)
+def _check_block(block, memory_bytes: int, n: int, itemsize: int) -> int:
+    """Test rows per block: the given positive integer, or as many as fit memory_bytes (≥ 1)."""
+    if block is None:
+        return max(1, int(memory_bytes) // (4 * n * itemsize))
+    if isinstance(block, bool) or not isinstance(block, (int, np.integer)) or block < 1:
+        raise ValueError(f"block must be a positive integer (test rows per block) or None; got {block!r}")
+    return int(block)

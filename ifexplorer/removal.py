@@ -52,9 +52,7 @@ def removal_effect(model, i, X_test, y_test, k: int = 10) -> RemovalEffect:
     Xt = model.check_inputs(X_test)
     yt = model.check_targets(y_test, Xt.shape[0])
     i = _check_index(i, model.n_train_)
-    unit = torch.zeros((model.n_train_, 1), dtype=model.dtype_, device=model.device_)
-    unit[i] = 1.0
-    q = torch.cholesky_solve(unit, model.cholesky_)  # Q e_i (n, 1)
+    q = model.inverse_[:, i:i + 1]  # Q e_i (n, 1): the model keeps Q = (H + λI)⁻¹
     alpha_i = model.alpha_[i]  # (C,)
     f = torch.empty_like(yt)
     d = torch.empty((Xt.shape[0], 1), dtype=model.dtype_, device=model.device_)

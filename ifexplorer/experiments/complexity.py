@@ -40,8 +40,6 @@ def group_complexity(model: NTKInfluence, scores, n_groups: int = 10) -> GroupCo
 
 def _complexity_of(model: NTKInfluence, idx: np.ndarray) -> float:
     index = torch.as_tensor(idx, device=model.device_)
-    selector = torch.zeros((model.n_train_, len(idx)), dtype=model.dtype_, device=model.device_)
-    selector[index, torch.arange(len(idx), device=model.device_)] = 1.0
-    q_block = torch.cholesky_solve(selector, model.cholesky_)[index]  # Q_GG (g, g)
+    q_block = model.inverse_[index][:, index]  # Q_GG (g, g)
     alpha_g = model.alpha_[index]  # (g, C)
     return float((alpha_g * torch.linalg.solve(q_block, alpha_g)).sum())
