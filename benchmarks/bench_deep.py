@@ -1,4 +1,4 @@
-"""Benchmark: leave-one-out retraining of a deep ReLU network (ifexplorer.deep_network, MATH §9) on the CPU,
+"""Benchmark: leave-one-out retraining of a deep ReLU network (ifexplorer.deep_network, theory §9) on the CPU,
 one at a time against B retrains batched in one set of tensors.
 
     python benchmarks/bench_deep.py                       # depth 4, width 1024, n = 200 real MNIST 7 vs 9

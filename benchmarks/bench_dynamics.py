@@ -1,4 +1,4 @@
-"""Benchmark: exact leave-one-out influence at training time t (MATH §6) as a slider scrubs t.
+"""Benchmark: exact leave-one-out influence at training time t (theory §6) as a slider scrubs t.
 
     python benchmarks/bench_dynamics.py                 # n = 1000, 2000, 4000
     python benchmarks/bench_dynamics.py --sizes 500 1000 --moves 10 --device cpu

@@ -1,4 +1,4 @@
-"""Benchmark: leave-one-out retraining of the real two-layer ReLU network (MATH §7), batched against
+"""Benchmark: leave-one-out retraining of the real two-layer ReLU network (theory §7), batched against
 one at a time, and the time for 100 leave-one-out retrains.
 
     python benchmarks/bench_network.py                              # n = 100, width 512, CPU

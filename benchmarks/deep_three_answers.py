@@ -1,4 +1,4 @@
-"""Leave-one-out retraining, PBRF and the IHVP on real deep ReLU networks (MATH §9–§10), by depth.
+"""Leave-one-out retraining, PBRF and the IHVP on real deep ReLU networks (theory §9–§10), by depth.
 
     python benchmarks/deep_three_answers.py                      # n = 100, width 256, depths 1–4, 8 points
     python benchmarks/deep_three_answers.py --n 200 --width 1024 --depths 2 4 --points 16

@@ -1,4 +1,4 @@
-"""IHVP error and LDS against depth for the depth-L ReLU NTK on real MNIST 7 vs 9 (MATH §5, §9, §11).
+"""IHVP error and LDS against depth for the depth-L ReLU NTK on real MNIST 7 vs 9 (theory §5, §9, §11).
 
     python benchmarks/fragility_ntk.py                       # n = 800 train, 200 test, M = 50 subsets
     python benchmarks/fragility_ntk.py --n-train 300 --subsets 100 --depths 1 2 4 8

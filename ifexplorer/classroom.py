@@ -1,4 +1,4 @@
-"""The worked linear-regression example of MATH.md §8, for the Influence 101 page.
+"""The worked linear-regression example of docs/theory.md §8, for the Influence 101 page.
 
 Least squares y = θ₁x + θ₀ on three points. Up-weighting point k by ε (loss Σ ℓ_i + ε ℓ_k,
 ℓ_i = ½(y_i − θ·z_i)², z_i = (x_i, 1)) moves the fit along θ(ε); its tangent at ε = 0 is the
@@ -10,7 +10,7 @@ import numpy as np
 
 
 def example_points() -> tuple[np.ndarray, np.ndarray]:
-    """The three points of MATH §8: x = (0, 1, 2), y = (0, 1.5, 2)."""
+    """The three points of theory §8: x = (0, 1, 2), y = (0, 1.5, 2)."""
     return np.array([0.0, 1.0, 2.0]), np.array([0.0, 1.5, 2.0])
 
 

@@ -1,5 +1,5 @@
 """Command line: `ifexplorer validate …` (or `python -m ifexplorer validate …`) runs the network check
-(MATH §7) and writes DIR/validation.json plus the plots (DIR/scatter_w<width>.html,
+(theory §7) and writes DIR/validation.json plus the plots (DIR/scatter_w<width>.html,
 DIR/correlation_vs_width.html). Every setting is checked before the data are loaded.
 
 Ctrl-C stops it after keeping every finished retrain: the JSON then holds the completed widths and

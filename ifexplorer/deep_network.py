@@ -1,5 +1,5 @@
-"""Deep (depth-L) ReLU networks of MATH.md §9, trained for real, with leave-one-out retraining, the
-proximal Bregman response function (PBRF, MATH §10) and the network's own IHVP — the three answers to
+"""Deep (depth-L) ReLU networks of docs/theory.md §9, trained for real, with leave-one-out retraining, the
+proximal Bregman response function (PBRF, theory §10) and the network's own IHVP — the three answers to
 "what happens when point m is removed" that the fragility study compares.
 
     h¹ = W¹ x,   h^{l+1} = √(2/w) · W^{l+1} relu(h^l)   (l = 1 … L−1),   g(x) = w^{-1/2} Σ_r a_r relu(h^L)_r
@@ -787,7 +787,7 @@ def examine(X_train, y_train, X_test, y_test, *, depth: int, width: int, reg: fl
         pbrf          the same change with the PBRF solution in place of f⁻ᵐ
         ihvp_gn       Koh & Liang with the Gauss–Newton Hessian (exact, Woodbury)
         ihvp_hessian  Koh & Liang with the true Hessian (CG on autograd Hessian-vector products)
-        ntk           MATH §4 with the analytic depth-L kernel kernels.ntk_relu (fitted to y − f₀)
+        ntk           theory §4 with the analytic depth-L kernel kernels.ntk_relu (fitted to y − f₀)
 
     X_train (n, d), y_train (n,) ±1 or (n, C); X_test (m, d), y_test. Returns a dict (numpy arrays,
     row k ↔ indices[k], column j ↔ test point j):
@@ -860,7 +860,7 @@ def examine(X_train, y_train, X_test, y_test, *, depth: int, width: int, reg: fl
 
 
 def _ntk_influence(net: DeepReLU, fit: DeepFit, Xe: torch.Tensor, ye: torch.Tensor) -> torch.Tensor:
-    """MATH §4 with H_L = kernels.ntk_relu(·, ·, depth=L), fitted to the initial network's residual
+    """theory §4 with H_L = kernels.ntk_relu(·, ·, depth=L), fitted to the initial network's residual
     (targets y − f₀(X), test targets y_x − f₀(x); f₀ ≡ 0 with the antisymmetric init). (m, n)."""
     from . import kernels
 

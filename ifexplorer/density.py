@@ -1,4 +1,4 @@
-"""Input-space density of each training point, for the IHVP-error-vs-density study (MATH.md §5).
+"""Input-space density of each training point, for the IHVP-error-vs-density study (docs/theory.md §5).
 
 A Gaussian kernel density estimate on PCA-reduced features (scikit-learn's PCA), evaluated
 leave-one-out — each point's density comes from the *other* points, so an isolated point is not

@@ -1,4 +1,4 @@
-"""Influence at training time t: gradient flow on the linearized network, MATH.md §6.
+"""Influence at training time t: gradient flow on the linearized network, docs/theory.md §6.
 
 With A = H + λI = V diag(μ) Vᵀ (one eigendecomposition, cached on the model) and ŷ = Vᵀy:
 
@@ -228,7 +228,7 @@ def _real_matmul(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
 
 
 class TimeView:
-    """The fitted NTKInfluence model as it is at gradient-flow time t (MATH §6), with the same methods.
+    """The fitted NTKInfluence model as it is at gradient-flow time t (theory §6), with the same methods.
 
     t = 0 is the untrained network (f ≡ 0, every leave-one-out prediction 0, every influence 0);
     t = float('inf') delegates to the fitted model, and so does any t with λt ≥ FINAL_REG_TIME, where

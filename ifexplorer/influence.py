@@ -1,4 +1,4 @@
-"""Exact NTK influence (kernel ridge leave-one-out) and Koh & Liang's IHVP estimate, MATH.md §3–§5.
+"""Exact NTK influence (kernel ridge leave-one-out) and Koh & Liang's IHVP estimate, docs/theory.md §3–§5.
 
 With A = H + λI, Q = A⁻¹ (formed in place: Cholesky, triangular inverse, WᵀW; ifexplorer.linalg), α = Q y:
 
@@ -33,12 +33,12 @@ class NTKInfluence:
 
     Parameters
     ----------
-    reg : λ > 0, the pull of the weights to their initial value (MATH §1).
+    reg : λ > 0, the pull of the weights to their initial value (theory §1).
     device : "auto" (cuda if present), "cpu" or "cuda[:k]".
     dtype : None (float64) or "float32" (GPU only).
     kernel : callable (X1, X2 or None) -> (m, n) tensor; default the ReLU NTK of the given depth.
-    depth : L ≥ 1, the depth of the ReLU network whose NTK is used (MATH §9); 1 is the two-layer network
-        of MATH §1–§2. Every method works for any depth.
+    depth : L ≥ 1, the depth of the ReLU network whose NTK is used (theory §9); 1 is the two-layer network
+        of theory §1–§2. Every method works for any depth.
 
     Learned attributes (after fit): ``X_train_`` (n, d), ``y_train_`` (n, C) tensors, ``kernel_train_`` H
     (n, n), ``inverse_`` Q = (H + λI)⁻¹ (n, n), ``alpha_`` (n, C), ``q_diag_`` diag(Q) (n,), ``n_outputs_`` C.
@@ -230,7 +230,7 @@ class NTKInfluence:
         return self._eigh_cache
 
     def at_time(self, t: float):
-        """The gradient-flow state at time t (MATH §6): a view with predict / loo_predictions /
+        """The gradient-flow state at time t (theory §6): a view with predict / loo_predictions /
         influence / self_influence / top_influences. t = inf is the fitted model itself."""
         self.check_fitted()
         return TimeView(self, t)

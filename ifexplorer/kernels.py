@@ -1,4 +1,4 @@
-"""The NTK of the ReLU network of MATH.md §9 (depth L; L = 1 is the two-layer network of §1–§2).
+"""The NTK of the ReLU network of docs/theory.md §9 (depth L; L = 1 is the two-layer network of §1–§2).
 
     Σ¹ = Θ¹ = x·x',   θ_l = the angle of Σ^l,   Σ^l(x, x) = ‖x‖² at every layer,
     Σ^{l+1} = ‖x‖‖x'‖ (sin θ_l + (π − θ_l) cos θ_l) / π,    Θ^{l+1} = Σ^{l+1} + Θ^l (π − θ_l) / π,
@@ -30,7 +30,7 @@ NEAR_PARALLEL = 0.9
 def ntk_relu(X1: torch.Tensor, X2: torch.Tensor | None = None, *, depth: int = 1,
              block_rows: int = DEFAULT_BLOCK_ROWS, out: torch.Tensor | None = None) -> torch.Tensor:
     """Depth-L ReLU NTK H_L between the rows of X1 (m, d) and X2 (n, d); X2=None means X2 = X1 (symmetric,
-    with the exact diagonal L‖x‖²/2). depth = L ≥ 1 (MATH §9; L = 1 is ntk_two_layer).
+    with the exact diagonal L‖x‖²/2). depth = L ≥ 1 (theory §9; L = 1 is ntk_two_layer).
 
     Computed block-by-block of rows, in the dtype and on the device of X1, so the only memory beyond
     the (m, n) result (written into `out` if given) is O(block_rows · n). Rows must be nonzero (checked
@@ -88,7 +88,7 @@ def _pi_minus_angle(dots: torch.Tensor, norms1: torch.Tensor, norms2: torch.Tens
 
 def _next_layer(theta_big: torch.Tensor, supplement: torch.Tensor, norms1: torch.Tensor,
                 norms2: torch.Tensor) -> torch.Tensor:
-    """One step of MATH §9 on a block (b, n): Θ^l → Θ^{l+1} = Σ^{l+1} + Θ^l (π − θ_l)/π in place in
+    """One step of theory §9 on a block (b, n): Θ^l → Θ^{l+1} = Σ^{l+1} + Θ^l (π − θ_l)/π in place in
     theta_big, from supplement = π − θ_l (consumed); returns π − θ_{l+1}.
 
     With ρ = cos θ, 1 − ρ_{l+1} = 2 sin²(θ/2) − (sin θ − θ cos θ)/π has a rounding error O(εθ) (sin θ and

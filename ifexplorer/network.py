@@ -1,4 +1,4 @@
-"""The finite-width two-layer ReLU network of MATH.md §1 and §7, trained for real.
+"""The finite-width two-layer ReLU network of docs/theory.md §1 and §7, trained for real.
 
     f(x) = w^{-1/2} · Σ_r a_r relu(w_r · x),   a_r ∈ {−1, +1}^C fixed,   w_r(0) ~ N(0, κ² I_d)
     L(W) = ½ Σ_i ‖f(x_i) − y_i‖² + (λ/2) ‖W − W(0)‖_F²
@@ -484,7 +484,7 @@ def retrain_loo(fit: TrainResult, indices, *, X_eval=None, chunk_size: int | Non
 
 # ------------------------------------------------------------------------ IHVP at the trained net
 class NetworkInfluence:
-    """The trained network's own influence estimates (MATH §5, §7) in parameter space W (width, d).
+    """The trained network's own influence estimates (theory §5, §7) in parameter space W (width, d).
 
     Hess = Jᵀ J + λI exactly (ReLU is piecewise linear, the output layer is fixed), J the Jacobian of
     the n·C training outputs. Exact inverse through the empirical NTK K = J Jᵀ:

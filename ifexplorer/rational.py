@@ -1,4 +1,4 @@
-"""φ_t(μ) = (1 − e^{−μt})/μ as a short sum of resolvents, MATH.md §6.
+"""φ_t(μ) = (1 − e^{−μt})/μ as a short sum of resolvents, docs/theory.md §6.
 
 We use the type (16, 16) Carathéodory–Fejér (CF) approximant of the exponential on the negative real
 axis (Trefethen, Weideman & Schmelzer 2006, "Talbot quadratures and rational approximations", BIT 46,

@@ -1,5 +1,5 @@
 """Iterative inverse-Hessian-vector-product solvers on Hessian-vector products (the practitioner's
-baselines of MATH §5/§7). Both work on any tensor shape; `hvp(v, rows)` returns Hess·v, or its
+baselines of theory §5/§7). Both work on any tensor shape; `hvp(v, rows)` returns Hess·v, or its
 mini-batch estimate when `rows` (a LongTensor of training indices) is given.
 
 LiSSA (Agarwal, Bullins & Hazan 2017, as used by Koh & Liang 2017): the recursion

@@ -18,7 +18,7 @@ Trained by gradient flow from a network whose output starts at 0, the wide netwo
 $f_t(x) = k(x)^\top \beta(t)$ with $\beta(t) = \varphi_t(A)\,y$, $\varphi_t(\mu) = (1-e^{-\mu t})/\mu$,
 $A = H+\lambda I$; $t\to\infty$ is the fully trained model. The influence at time $t$ compares with a network
 trained **without** point $i$ for the **same** time: $I_t(i,x) = \ell(f_t^{-i}(x), y_x) - \ell(f_t(x), y_x)$ —
-exact, via one eigendecomposition of $A$ and a rational approximation of $\varphi_t$ (MATH §6). Early in
+exact, via one eigendecomposition of $A$ and a rational approximation of $\varphi_t$ (theory §6). Early in
 training the large-eigenvalue directions (broad, typical patterns) are learned first; atypical and mislabeled
 points gain influence late.
 """)

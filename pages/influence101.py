@@ -1,4 +1,4 @@
-"""Influence 101: the linear-regression example of MATH §8, then the ideas behind the other pages."""
+"""Influence 101: the linear-regression example of theory §8, then the ideas behind the other pages."""
 import numpy as np
 import pandas as pd
 import streamlit as st

@@ -18,7 +18,7 @@ is compared with the NTK influence $I(i,x)$ and with the practitioner's estimate
 product (IHVP), LiSSA and conjugate gradient — by Pearson and Spearman correlation (the paper's Table 1).
 Agreement rises with width.
 
-The network starts with neurons in pairs of opposite output sign, so its initial output is exactly zero (MATH §7);
+The network starts with neurons in pairs of opposite output sign, so its initial output is exactly zero (theory §7);
 half of the retrained points are the most influential ones, the rest are random. Retraining is slow on a CPU
 (seconds per network at width 4096), so the study runs on a random subset of the training set and only when you
 press the button.

@@ -3,7 +3,7 @@ import numpy as np
 
 
 def ntk_reference(X1, X2):
-    """MATH §2 entry by entry with numpy."""
+    """theory §2 entry by entry with numpy."""
     dots = X1 @ X2.T
     norms = np.linalg.norm(X1, axis=1)[:, None] * np.linalg.norm(X2, axis=1)[None, :]
     theta = np.arccos(np.clip(dots / norms, -1, 1))
@@ -61,7 +61,7 @@ def ihvp_reference(H, K, y, yt, lam):
 
 
 def ntk_mpmath(X1, X2=None, depth=1, dps=40):
-    """MATH §9's depth-L ReLU NTK (depth 1 = §2) entry by entry in mpmath with `dps` digits, from the
+    """theory §9's depth-L ReLU NTK (depth 1 = §2) entry by entry in mpmath with `dps` digits, from the
     exact float64 inputs, with the textbook arccos (at 40 digits it keeps ≥ 20 near cos θ = 1).
     Returns the float64 rounding of the result (m, n)."""
     import mpmath
@@ -80,7 +80,7 @@ def ntk_mpmath(X1, X2=None, depth=1, dps=40):
 
 
 def _ntk_entry_mpmath(dot, scale, depth):
-    """H_L from Σ¹ = x·x' and √(Σ¹(x,x)Σ¹(x',x')) = ‖x‖‖x'‖, MATH §9 literally."""
+    """H_L from Σ¹ = x·x' and √(Σ¹(x,x)Σ¹(x',x')) = ‖x‖‖x'‖, theory §9 literally."""
     import mpmath
 
     pi = mpmath.pi
@@ -94,7 +94,7 @@ def _ntk_entry_mpmath(dot, scale, depth):
 
 
 def deep_network_weights(rng, d, width, depth):
-    """Weights of MATH §9's network, all N(0, 1): W¹ (width, d), W² … W^L (width, width), a ±1 (width,)."""
+    """Weights of theory §9's network, all N(0, 1): W¹ (width, d), W² … W^L (width, width), a ±1 (width,)."""
     import torch
 
     shapes = [(width, d)] + [(width, width)] * (depth - 1)
@@ -103,7 +103,7 @@ def deep_network_weights(rng, d, width, depth):
 
 
 def deep_network(X, weights, a):
-    """MATH §9: h¹ = W¹x, h^{l+1} = √(2/w) W^{l+1} relu(h^l), f = w^{-1/2} Σ_r a_r relu(h^L)_r.
+    """theory §9: h¹ = W¹x, h^{l+1} = √(2/w) W^{l+1} relu(h^l), f = w^{-1/2} Σ_r a_r relu(h^L)_r.
     X (n, d) tensor. Returns f (n,) and the pre-activations [h¹ … h^L], each (n, w)."""
     import torch
 

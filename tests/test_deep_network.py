@@ -1,4 +1,4 @@
-"""Deep ReLU networks (MATH §9), leave-one-out retraining, PBRF (§10) and the network's own IHVP,
+"""Deep ReLU networks (theory §9), leave-one-out retraining, PBRF (§10) and the network's own IHVP,
 against autograd / closed-form / explicit-Hessian references in float64."""
 import math
 
@@ -111,7 +111,7 @@ def test_antisymmetric_init_starts_at_zero_and_keeps_one_copys_kernel():
 
 
 def _ntk_recursion(X1, X2, depth):
-    """MATH §9 written out in the plain arccos form, which loses half the digits at θ → 0 (the diagonal):
+    """theory §9 written out in the plain arccos form, which loses half the digits at θ → 0 (the diagonal):
     good to ~1e-8 there, to rounding elsewhere."""
     S = X1 @ X2.T
     n1, n2 = (X1 ** 2).sum(1)[:, None], (X2 ** 2).sum(1)[None, :]
@@ -224,9 +224,9 @@ def test_batched_runs_equal_the_same_runs_done_alone():
 
 @pytest.mark.parametrize("C", [1, 2])
 def test_pbrf_equals_leave_one_out_for_a_network_linear_in_its_weights(C):
-    # MATH §10: in the NTK regime (here: the network's linearization, exactly linear in θ) PBRF from θ_s and
+    # theory §10: in the NTK regime (here: the network's linearization, exactly linear in θ) PBRF from θ_s and
     # retraining from θ(0) minimise quadratics with the same Hessian and the same gradient at θ_s. Both must
-    # also equal the closed-form leave-one-out of kernel ridge regression with the empirical NTK (MATH §4).
+    # also equal the closed-form leave-one-out of kernel ridge regression with the empirical NTK (theory §4).
     X, y = _toy(n=10, d=4, C=C)
     Xq, yq = _test_points(C=C)
     net = D.DeepReLU(64, 4, C, depth=2, seed=1, linearized=True)
@@ -244,7 +244,7 @@ def test_pbrf_equals_leave_one_out_for_a_network_linear_in_its_weights(C):
                                  yt.reshape(-1)[keep])
         np.testing.assert_allclose(p.eval_predictions[k].reshape(-1), (Kq[:, keep] @ sol).numpy(), atol=1e-8)
     # and the IHVP is PBRF's first-order term only: with one output Δf_ihvp(x) = r_m (k(x)ᵀQ)_m = λQ_mm Δf_pbrf(x)
-    # (MATH §5), r = f(θ_s, X) − y
+    # (theory §5), r = f(θ_s, X) − y
     if C == 1:
         Q = torch.linalg.inv(K + 0.5 * torch.eye(10, dtype=K.dtype)).numpy()
         r = fit.predict(X)[:, 0] - y
@@ -273,7 +273,7 @@ def test_pbrf_first_order_term_is_the_gauss_newton_ihvp():
 
 
 def test_on_a_finite_relu_network_loo_pbrf_and_ihvp_differ():
-    # The three answers of MATH §10 part ways on a narrow network: PBRF (from θ_s) is not leave-one-out (from
+    # The three answers of theory §10 part ways on a narrow network: PBRF (from θ_s) is not leave-one-out (from
     # θ(0)) because the network is not lazy, and the IHVP is not PBRF because of the leverage (its error is
     # the nonlinearity in ε). Measured here (λ = 0.5, width 128, depth 2, n = 10, 3 points × 4 test points):
     # ‖pbrf − loo‖/‖loo‖ = 0.097, ‖ihvp − pbrf‖/‖pbrf‖ = 0.566, ‖ihvp − loo‖/‖loo‖ = 0.567; Pearson

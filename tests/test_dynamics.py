@@ -1,4 +1,4 @@
-"""Influence at training time t (MATH §6) against slow, obviously-correct references in float64:
+"""Influence at training time t (theory §6) against slow, obviously-correct references in float64:
 scipy.linalg.expm of the linear ODE, plain gradient descent on the linearized network, and brute-force
 leave-one-out retraining (one eigendecomposition of every A₋ᵢ)."""
 import math
@@ -20,7 +20,7 @@ def _unit_rows(rng, n, d):
 
 
 def _ntk(X1, X2):
-    """MATH §2 entry by entry; the angle by 2·atan2(‖a − b‖, ‖a + b‖) of the unit vectors, which is
+    """theory §2 entry by entry; the angle by 2·atan2(‖a − b‖, ‖a + b‖) of the unit vectors, which is
     accurate near θ = 0 (arccos loses half the digits there, e.g. on the diagonal)."""
     U1 = X1 / np.linalg.norm(X1, axis=1, keepdims=True)
     U2 = X2 / np.linalg.norm(X2, axis=1, keepdims=True)

@@ -8,7 +8,7 @@ from ifexplorer.experiments.lds import exact_loo_effects, ihvp_effects, lds
 
 
 def deep_ntk_numpy(X, depth):
-    """MATH §9's recursion literally in numpy (textbook arccos), with the exact diagonal L‖x‖²/2."""
+    """theory §9's recursion literally in numpy (textbook arccos), with the exact diagonal L‖x‖²/2."""
     scale = np.linalg.norm(X, axis=1)[:, None] * np.linalg.norm(X, axis=1)[None, :]
     sigma = X @ X.T
     theta = np.arccos(np.clip(sigma / scale, -1, 1))

@@ -66,7 +66,7 @@ def test_empirical_ntk_of_wide_network_converges_to_analytic_kernel():
     assert errors[2] < 0.03  # ~ width^{-1/2}
 
 
-# ------------------------------------------------------------------- exact to rounding (MATH §2, §9)
+# ------------------------------------------------------------------- exact to rounding (theory §2, §9)
 ANGLES = (1e-9, 1e-7, 1e-5, 1e-3)
 
 
@@ -108,7 +108,7 @@ def _check_exact(H, R, X1, X2, tol=1e-14):
 @pytest.mark.parametrize("depth", [1, 2, 3, 4])
 @pytest.mark.parametrize("data", ["positive", "mnist", "signed"])
 def test_kernel_is_exact_to_rounding(data, depth):
-    """Against MATH §9 (§2 at depth 1) evaluated in 40-digit mpmath, on duplicates, near-duplicates at
+    """Against theory §9 (§2 at depth 1) evaluated in 40-digit mpmath, on duplicates, near-duplicates at
     1e-9 … 1e-3, antipodes and near-antipodes, norms 1e-3 … 1e3."""
     rng = np.random.default_rng({"positive": 20, "mnist": 21, "signed": 22}[data] + 10 * depth)
     base = {"positive": lambda: np.abs(rng.normal(size=(5, 784))), "mnist": lambda: _mnist_rows(5, depth),
@@ -155,7 +155,7 @@ def test_deep_empirical_ntk_is_the_gram_of_the_full_jacobian():
 
 @pytest.mark.parametrize("depth", [1, 2, 3, 4])
 def test_deep_empirical_ntk_converges_to_the_relu_ntk(depth):
-    """MATH §9's network with every layer trained: mean relative Frobenius error over 4 draws shrinks
+    """theory §9's network with every layer trained: mean relative Frobenius error over 4 draws shrinks
     with width (measured 0.08/0.05/0.02 at depth 1 … 0.35/0.15/0.10 at depth 4)."""
     rng = np.random.default_rng(27)
     X = torch.as_tensor(random_unit_rows(rng, 6, 10))

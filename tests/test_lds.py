@@ -92,7 +92,7 @@ def test_effects_helpers_match_brute_force_loo_and_ihvp_factor():
                 ihvp[t, i] = _reduce_reference(shifted, labels[t], output) - base
         np.testing.assert_allclose(exact_loo_effects(model, Xt, yt, output=output), exact, rtol=0, atol=1e-10)
         np.testing.assert_allclose(ihvp_effects(model, Xt, yt, output=output), ihvp, rtol=0, atol=1e-10)
-    # true-class IHVP effects are λQ_ii × exact (MATH §5)
+    # true-class IHVP effects are λQ_ii × exact (theory §5)
     np.testing.assert_allclose(ihvp_effects(model, Xt, yt), exact_loo_effects(model, Xt, yt) * LAM * np.diag(Q),
                                rtol=1e-9, atol=1e-14)
 

@@ -1,4 +1,4 @@
-"""The real two-layer ReLU network (MATH §1, §7): trainer, batched leave-one-out, exact IHVP."""
+"""The real two-layer ReLU network (theory §1, §7): trainer, batched leave-one-out, exact IHVP."""
 import numpy as np
 import pytest
 import torch
@@ -30,7 +30,7 @@ def _linearized_minimizer(net, X, y, X_test, reg):
 
 def test_lazy_network_reaches_the_linearized_closed_form_minimizer():
     # Large κ keeps every w_r·x_i far from 0, so no activation flips: the trained network IS its
-    # linearization at W0 and must land on the closed-form minimizer (MATH §7: small κ is *less* lazy).
+    # linearization at W0 and must land on the closed-form minimizer (theory §7: small κ is *less* lazy).
     # The antisymmetric init keeps f0 ≡ 0 (a standard init's f0 grows like κ, which is not lazy).
     X, y = _toy(n=10, d=4)
     Xq, _ = _toy(n=6, d=4, seed=1)

@@ -1,4 +1,4 @@
-"""The network-check study (MATH §7): NTK influence against real leave-one-out retraining."""
+"""The network-check study (theory §7): NTK influence against real leave-one-out retraining."""
 import dataclasses
 import json
 import tomllib

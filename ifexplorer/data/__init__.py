@@ -10,7 +10,7 @@ and optionally with label noise.
     ds = load_uploaded_archive(uploaded.getvalue(), uploaded.name, resize=64)   # largest side ≤ 64 px
     n, h, w, c = inspect_upload(uploaded.getvalue(), uploaded.name, resize=64)  # headers only, no decoding
 
-Conventions (MATH §1): every feature row has unit Euclidean norm; targets are ±1 for two classes
+Conventions (theory §1): every feature row has unit Euclidean norm; targets are ±1 for two classes
 (the second class in `class_names` order is +1) and one-hot for more. Every bad input raises
 DataError (a ValueError) naming the file, entry or field; a loader either returns a complete Dataset
 or raises, never half-loads.

@@ -4,7 +4,7 @@
     order = select_test_points(scores, sort="margin", misclassified=True)     # most wrong first
     shown = page(order, page_size=50, page_index=0)
 
-Targets follow MATH §1: one output f for two classes (class 1 is y = +1, class 0 is y = −1), one-hot y for C > 2.
+Targets follow theory §1: one output f for two classes (class 1 is y = +1, class 0 is y = −1), one-hot y for C > 2.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Is influence fragile in depth? The NTK part (MATH.md §9, §5, §11; Basu, Pope & Feizi 2021).
+"""Is influence fragile in depth? The NTK part (docs/theory.md §9, §5, §11; Basu, Pope & Feizi 2021).
 
 For the depth-L ReLU NTK H_L and each λ: the IHVP error e_i = 1 − λQ_ii over training points (mean and
 median), Theorem 3's bounds λ_min/(λ+λ_min) ≤ e_i ≤ λ_max/(λ+λ_max) from H_L's spectrum, and — when test

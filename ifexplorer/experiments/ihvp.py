@@ -1,4 +1,4 @@
-"""How wrong is Koh & Liang's IHVP influence, and when (MATH.md §5; the paper's Figures 2 and 3).
+"""How wrong is Koh & Liang's IHVP influence, and when (docs/theory.md §5; the paper's Figures 2 and 3).
 
 The IHVP output change is λQ_ii times the exact one, so its relative error for point i is
 e_i = 1 − λQ_ii, between λ_min/(λ+λ_min) and λ_max/(λ+λ_max) (Theorem 3), and

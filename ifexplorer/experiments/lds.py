@@ -1,4 +1,4 @@
-"""The linear datamodeling score (LDS) in the NTK regime, exact at full size (MATH.md §11).
+"""The linear datamodeling score (LDS) in the NTK regime, exact at full size (docs/theory.md §11).
 
 Draw M random subsets S_1 … S_M of ⌊αn⌋ training points. The model retrained on S_j is kernel ridge
 regression on S_j, f_{S_j}(x) = k_{S_j}(x)ᵀ(H[S_j, S_j] + λI)⁻¹ y_{S_j} (one Cholesky solve per subset).
@@ -96,7 +96,7 @@ def exact_loo_effects(model: NTKInfluence, X_test, y_test, output: str = "true_c
 
 
 def ihvp_effects(model: NTKInfluence, X_test, y_test, output: str = "true_class") -> np.ndarray:
-    """Koh & Liang's IHVP effects r(f(x) + λQ_ii (f⁻ⁱ(x) − f(x))) − r(f(x)) (MATH §5: the IHVP output change
+    """Koh & Liang's IHVP effects r(f(x) + λQ_ii (f⁻ⁱ(x) − f(x))) − r(f(x)) (theory §5: the IHVP output change
     is λQ_ii times the exact one); for output="true_class" this is λQ_ii times exact_loo_effects. (m, n)."""
     return _effects(model, X_test, y_test, output, scale=1.0 - model.ihvp_error())
 

@@ -1,12 +1,12 @@
-"""Does the NTK influence match real leave-one-out retraining of a finite network? (MATH §7; the
+"""Does the NTK influence match real leave-one-out retraining of a finite network? (theory §7; the
 paper's Table 1 and Figure 1.)
 
 For each width: train the two-layer ReLU network once, pick training points (the most influential by
 |NTK influence| on the chosen test points, plus random ones), retrain from the same W(0) without each,
 and compare the actual change of the test loss, ℓ(f⁻ⁱ(x)) − ℓ(f(x)) with ℓ = ½‖f − y‖², against
 
-    ntk         the NTK influence of MATH §4, fitted to the residual of the initial network
-                (f0 ≡ 0 with the antisymmetric init; MATH §7's correction otherwise),
+    ntk         the NTK influence of theory §4, fitted to the residual of the initial network
+                (f0 ≡ 0 with the antisymmetric init; theory §7's correction otherwise),
     ihvp_exact  Koh & Liang's estimate ∇ℓ_xᵀ Hess⁻¹ ∇ℓ_i with the network's exact Hessian,
     lissa, cg   the same with Hess⁻¹∇ℓ_x from LiSSA / conjugate gradient on Hessian-vector products,
 
@@ -234,7 +234,7 @@ def _one_width(X_train, y_train, X_test, y_test, width: int, config: NetworkChec
     fit = N.train(net, X_train, y_train, config.reg, max_steps=config.max_steps,
                   progress=_sub_progress(progress, 0, 0.1, "train"))
     Xe, ye = net.inputs(X_test, "X_test"), net.targets(y_test, len(X_test), "y_test")[0]
-    # NTK influence of the network's own initial function: fit the kernel to y − f0 (MATH §7).
+    # NTK influence of the network's own initial function: fit the kernel to y − f0 (theory §7).
     f0_train, f0_test = net.forward(fit.X), net.forward(Xe)
     ntk = NTKInfluence(reg=config.reg, device=config.device).fit(_np(fit.X), _np(fit.y - f0_train))
     ntk_influence = ntk.influence(_np(Xe), _np(ye - f0_test)).reshape(len(X_test), -1)
@@ -242,7 +242,7 @@ def _one_width(X_train, y_train, X_test, y_test, width: int, config: NetworkChec
     predicted, info = {}, {}
     if "ntk" in config.methods:
         predicted["ntk"] = ntk_influence[:, idx].T
-        if not config.antisymmetric:  # ignoring f0 ≠ 0 (MATH §7 measured Pearson 0.88 instead of 0.996)
+        if not config.antisymmetric:  # ignoring f0 ≠ 0 (theory §7 measured Pearson 0.88 instead of 0.996)
             plain = NTKInfluence(reg=config.reg, device=config.device).fit(_np(fit.X), _np(fit.y))
             predicted["ntk_uncorrected"] = plain.influence(_np(Xe), _np(ye)).reshape(len(X_test), -1)[:, idx].T
     analysis = fit.analysis()

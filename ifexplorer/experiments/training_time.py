@@ -1,7 +1,7 @@
-"""Influence as training runs (MATH.md §6; the paper's Section 6, Figures 6 and 7).
+"""Influence as training runs (docs/theory.md §6; the paper's Section 6, Figures 6 and 7).
 
 Plain functions for the app: arrays in, small dataclasses of numpy arrays out, optional
-progress(fraction, message). Times are gradient-flow times of L (MATH §1, learning rate × steps);
+progress(fraction, message). Times are gradient-flow times of L (theory §1, learning rate × steps);
 float('inf') is the fully trained model. All of them share one cached eigendecomposition per model
 (``NTKInfluence.spectral``), so a grid of 60 times costs 60 O(n²) passes, not 60 fits.
 """

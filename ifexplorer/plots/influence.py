@@ -148,7 +148,7 @@ def time_marker_figure(times, series: dict, t: float | None, title: str, ylabel:
 
 
 def classroom_fit_figure(x, y, theta, theta_eps, point: int, eps: float) -> go.Figure:
-    """MATH §8: the three points, the least-squares line, and the line with point `point` up-weighted."""
+    """theory §8: the three points, the least-squares line, and the line with point `point` up-weighted."""
     x, y = _vec(x, "x"), _vec(y, "y")
     grid = np.array([x.min() - 0.5, x.max() + 0.5])
     fig = blank_figure("The fit", "x", "y", height=340)
