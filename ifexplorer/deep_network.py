@@ -57,7 +57,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ._checks import as_matrix, as_targets, check_positive
+from ._checks import as_matrix, as_targets, check_indices, check_positive
 from .device import check_fits, resolve_device, resolve_dtype
 from .network import NotConvergedError, TrainingDivergedError
 from .results import no_progress
@@ -547,7 +547,7 @@ def retrain_loo(fit: DeepFit, indices, *, X_eval=None, chunk_size: int | None = 
     shared cores), batches of 4 / 8 / 16 ran at 0.91 / 0.57 / 0.51 times the rate of one at a time, which
     the default budget chooses there. Raises NotConvergedError naming the point whose retrain hit max_steps."""
     n = fit.X.shape[0]
-    idx = _check_indices(indices, n)
+    idx = check_indices(indices, n, unique=True)
 
     def setup(sel):
         mask = torch.ones((len(sel), n), dtype=fit.net.dtype, device=fit.net.device)
@@ -568,7 +568,7 @@ def pbrf(fit: DeepFit, indices, *, X_eval=None, weight: float = 1.0, chunk_size:
     with the step from the curvature at θ_s. weight ε (default 1, removal): the PBRF response as ε → 0
     divided by ε is the Gauss–Newton IHVP step. Same batching, stopping and errors as retrain_loo."""
     n = fit.X.shape[0]
-    idx = _check_indices(indices, n)
+    idx = check_indices(indices, n, unique=True)
     eps = float(weight)
     if not math.isfinite(eps) or eps == 0:
         raise ValueError(f"weight (ε) must be a finite nonzero number; got {weight!r}")
@@ -801,7 +801,7 @@ def examine(X_train, y_train, X_test, y_test, *, depth: int, width: int, reg: fl
     C = 1 if np.ndim(y_train) == 1 else int(np.shape(y_train)[1])
     net = DeepReLU(width, int(np.shape(X_train)[1]), C, depth=depth, seed=seed, antisymmetric=antisymmetric,
                    linearized=linearized, device=device, dtype=dtype)
-    idx = _check_indices(indices, int(np.shape(X_train)[0]))
+    idx = check_indices(indices, int(np.shape(X_train)[0]), unique=True)
     config = dict(depth=net.depth, width=net.width, reg=float(reg), seed=net.seed, indices=idx.tolist(),
                   methods=list(methods), antisymmetric=net.antisymmetric, linearized=net.linearized, rtol=rtol,
                   max_steps=max_steps)
@@ -906,19 +906,6 @@ def _check_methods(methods) -> tuple[str, ...]:
     if unknown or not methods:
         raise ValueError(f"methods must be a non-empty list from {list(METHODS)}; got {list(methods)!r}")
     return methods
-
-
-def _check_indices(indices, n: int) -> np.ndarray:
-    idx = np.asarray(indices)
-    if idx.ndim != 1 or idx.size == 0 or not np.issubdtype(idx.dtype, np.integer):
-        raise ValueError(f"indices must be a non-empty 1-D list of integers; got {indices!r}")
-    bad = idx[(idx < 0) | (idx >= n)]
-    if bad.size:
-        raise ValueError(f"index {int(bad[0])} is out of range for {n} training points (valid: 0 … {n - 1})")
-    values, counts = np.unique(idx, return_counts=True)
-    if (counts > 1).any():
-        raise ValueError(f"index {int(values[np.argmax(counts > 1)])} is listed more than once; each point is run once")
-    return idx.astype(np.int64)
 
 
 def _check_tolerances(rtol, atol) -> tuple[float, float]:

@@ -391,7 +391,7 @@ def test_bad_runs_are_refused_or_reported():
     fit = D.train(net, X, y, 0.5)
     with pytest.raises(D.NotConvergedError, match=r"point\(s\) \[2, 5\]"):
         D.retrain_loo(fit, [2, 5], max_steps=3)
-    with pytest.raises(ValueError, match="index 8 is out of range"):
+    with pytest.raises(ValueError, match=r"indices must be integers in \[0, 8\); got 8"):
         D.pbrf(fit, [8])
     with pytest.raises(ValueError, match="weight"):
         D.pbrf(fit, [1], weight=0.0)
