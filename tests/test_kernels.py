@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from ifexplorer.kernels import empirical_ntk, ntk_relu, ntk_two_layer
+from ifexplorer.kernels import NEAR_ANTIPARALLEL, NEAR_PARALLEL, empirical_ntk, ntk_relu, ntk_two_layer
 from reference import (deep_network, deep_network_weights, empirical_ntk_deep, ntk_mpmath, ntk_reference,
                        random_unit_rows, rotated_rows)
 
@@ -61,15 +61,21 @@ def test_empirical_ntk_of_wide_network_converges_to_analytic_kernel():
 
 # ------------------------------------------------------------------- exact to rounding (MATH §2, §9)
 ANGLES = (1e-9, 1e-7, 1e-5, 1e-3)
+# Either side of where the kernel switches between arccos and the vectors.
+MODERATE_ANGLES = tuple(np.arccos(NEAR_PARALLEL) * f for f in (0.3, 0.99, 1.01, 2.0))
+MODERATE_ANTIPODES = tuple(np.arccos(-NEAR_ANTIPARALLEL) * f for f in (0.3, 0.99, 1.01, 2.0))  # π − θ
 
 
 def _hard_pairs(base, rng):
-    """X1 = base rows at norms 1e-3 … 1e3; X2 = their exact copies, near-copies at ANGLES, copies rescaled to
-    other norms, antipodes and near-antipodes at ANGLES."""
+    """X1 = base rows at norms 1e-3 … 1e3; X2 = their exact copies, copies at ANGLES and MODERATE_ANGLES,
+    copies rescaled to other norms, antipodes, and rows at ANGLES and MODERATE_ANTIPODES from the antipodes."""
     X1 = base * 10.0 ** rng.uniform(-3, 3, size=(len(base), 1))
     near = [rotated_rows(X1, a, rng) for a in ANGLES]
+    moderate = [rotated_rows(X1, a, rng) for a in MODERATE_ANGLES]
+    antipodal = [-rotated_rows(X1, a, rng) for a in MODERATE_ANTIPODES]
     rescaled = X1 * 10.0 ** rng.uniform(-3, 3, size=(len(base), 1))
-    X2 = np.vstack([X1, *near, rescaled, rotated_rows(rescaled, 1e-6, rng), -X1, *(-x for x in near)])
+    X2 = np.vstack([X1, *near, *moderate, rescaled, rotated_rows(rescaled, 1e-6, rng), -X1, *(-x for x in near),
+                    *antipodal])
     return X1, X2
 
 
@@ -86,12 +92,12 @@ def _mnist_rows(count, seed):
     return X[np.random.default_rng(seed).choice(len(X), count, replace=False)]
 
 
-def _check_exact(H, R, X1, X2, tol=1e-14):
-    """H against the 40-digit R: relative to ‖x‖‖x'‖/2 everywhere, and relative to the entry wherever
-    |H| ≥ a tenth of that. Smaller entries are where H passes through zero (near-antipodal rows, where
+def _check_exact(H, R, X1, X2, depth, tol=1e-14):
+    """H against the 40-digit R: relative to L‖x‖‖x'‖/2 (the largest |H_L(x, z)| at ‖z‖ = ‖x'‖) everywhere,
+    and relative to the entry wherever |H| ≥ a tenth of that. Smaller entries are where H passes through zero (near-antipodal rows, where
     π − θ → 0; nearly orthogonal signed rows, where x·x' cancels; the sign change of deeper kernels): there
     the rounding of x·x' and of u = x/‖x‖ is an absolute error that no formula for the angle removes."""
-    scale = np.linalg.norm(X1, axis=1)[:, None] * np.linalg.norm(X2, axis=1)[None, :] / 2
+    scale = depth * np.linalg.norm(X1, axis=1)[:, None] * np.linalg.norm(X2, axis=1)[None, :] / 2
     err = np.abs(H - R)
     conditioned = np.abs(R) >= scale / 10
     assert (err / scale).max() <= tol
@@ -108,7 +114,7 @@ def test_kernel_is_exact_to_rounding(data, depth):
             "signed": lambda: rng.normal(size=(5, 784))}[data]()
     X1, X2 = _hard_pairs(base, rng)
     H = ntk_relu(torch.as_tensor(X1), torch.as_tensor(X2), depth=depth, block_rows=4).numpy()
-    _check_exact(H, ntk_mpmath(X1, X2, depth=depth), X1, X2)
+    _check_exact(H, ntk_mpmath(X1, X2, depth=depth), X1, X2, depth)
 
 
 @pytest.mark.parametrize("depth", [1, 2, 3, 4])
@@ -119,7 +125,7 @@ def test_symmetric_kernel_with_duplicates_is_exact_off_and_on_the_diagonal(depth
     X *= 10.0 ** rng.uniform(-3, 3, size=(len(X), 1))
     H = ntk_relu(torch.as_tensor(X), depth=depth, block_rows=3).numpy()
     np.testing.assert_allclose(np.diag(H), depth * np.sum(X * X, axis=1) / 2, rtol=1e-15)
-    _check_exact(H, ntk_mpmath(X, depth=depth), X, X)
+    _check_exact(H, ntk_mpmath(X, depth=depth), X, X, depth)
 
 
 def test_depth_one_is_the_two_layer_kernel_bit_for_bit():
