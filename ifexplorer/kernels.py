@@ -97,17 +97,16 @@ def _pi_minus_angle(dots: torch.Tensor, norms1: torch.Tensor, norms2: torch.Tens
 def _next_layer(theta_big: torch.Tensor, supplement: torch.Tensor, norms1: torch.Tensor,
                 norms2: torch.Tensor) -> torch.Tensor:
     """One step of MATH §9 on a block (b, n): Θ^l → Θ^{l+1} = Σ^{l+1} + Θ^l (π − θ_l)/π in place in
-    theta_big, from supplement = π − θ_l (consumed); returns π − θ_{l+1}.
+    theta_big, from supplement = π − θ_l; returns π − θ_{l+1} in supplement's memory.
 
     With ρ = cos θ, 1 − ρ_{l+1} = 2 sin²(θ/2) − (sin θ − θ cos θ)/π has a rounding error O(εθ) (sin θ and
     θ cos θ are both ≈ θ), so θ_{l+1} = 2·asin(√((1 − ρ_{l+1})/2)) ≈ √(2(1 − ρ_{l+1})) is good to O(ε), as
     θ_l was; arccos(ρ_{l+1}) would be good to O(√ε) only.
     """
-    theta_big.mul_(supplement).div_(math.pi)
+    theta_big.mul_(supplement).div_(math.pi)  # Θ^l (π − θ_l)/π
     theta = supplement.neg_().add_(math.pi)
-    gap = theta.mul(0.5).sin_().square_().mul_(2)  # 1 − cos θ = 2 sin²(θ/2)
     excess = theta.cos().mul_(theta).sub_(theta.sin())  # θ cos θ − sin θ
-    gap.add_(excess, alpha=1 / math.pi)  # 1 − ρ_{l+1}
+    gap = theta.mul_(0.5).sin_().square_().mul_(2).add_(excess, alpha=1 / math.pi)  # 2 sin²(θ/2) + excess/π
     sigma = excess.copy_(gap).neg_().add_(1).mul_(norms1[:, None]).mul_(norms2[None, :])  # ‖x‖‖x'‖ ρ_{l+1}
     theta_big.add_(sigma)
     return gap.mul_(0.5).sqrt_().asin_().mul_(-2).add_(math.pi)  # π − 2·asin(√((1 − ρ_{l+1})/2))
