@@ -2,6 +2,7 @@
 
     python benchmarks/bench_kernel.py                  # n = 4000, 8000, depth 1, on the CPU
     python benchmarks/bench_kernel.py --depth 1 3 --device cuda
+    python benchmarks/bench_kernel.py --threads 1      # steadier on a shared, busy machine
 
 Data: real MNIST digits (then |N(0, 1)| rows) in d = 784, unit norm, with 5% of the rows replaced by
 exact duplicates and 5% by near-duplicates (angles 1e-9 … 1e-3) of other rows: the entries whose
@@ -45,7 +46,10 @@ def main() -> None:
     parser.add_argument("--n", type=int, nargs="+", default=[4000, 8000])
     parser.add_argument("--depth", type=int, nargs="+", default=[1])
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     for n in args.n:
         X = torch.as_tensor(with_duplicates(unit_rows(n)), device=device)

@@ -22,9 +22,13 @@ from ._checks import check_depth
 
 # Rows of the output computed at once: bounds the temporaries (a few block × n buffers).
 DEFAULT_BLOCK_ROWS = 1024
-# Where |cos θ| ≥ NEAR_PARALLEL the angle is recomputed from the vectors; below it arccos is good to a
-# few ulps (|d arccos/dc| = 1/sin θ ≤ 2.3) and the cost stays one GEMM plus O(n²) work.
-NEAR_PARALLEL = 0.9
+# Where cos θ ≥ NEAR_PARALLEL or ≤ NEAR_ANTIPARALLEL the angle is recomputed from the vectors: O(d) a pair,
+# some hundred times a GEMM entry, so the set must stay small (≤ 5e-3 of the pairs off the diagonal in the
+# bundled datasets but the 3-D mixture; +≤10% time on MNIST). Elsewhere arccos turns a rounding δ of cos θ
+# into an error ≤ δ/sin θ in π − θ: relative to π − θ that is ≤ 1.2δ on the parallel side (sin θ ≥ 0.31,
+# π − θ ≥ 2.8) and ≤ 2.6δ on the antiparallel side (sin θ ≥ 0.6, π − θ ≥ 0.64).
+NEAR_PARALLEL = 0.95
+NEAR_ANTIPARALLEL = -0.8
 
 
 def ntk_relu(X1: torch.Tensor, X2: torch.Tensor | None = None, *, depth: int = 1,
@@ -50,7 +54,8 @@ def ntk_relu(X1: torch.Tensor, X2: torch.Tensor | None = None, *, depth: int = 1
         rows = slice(start, start + block_rows)
         block = out[rows]
         torch.matmul(X1[rows], X2.T, out=block)  # Θ¹ = Σ¹ = x·x'
-        supplement = _pi_minus_angle(block, norms1[rows], norms2, U1[rows], U2, out=workspace[:len(block)])
+        supplement = _pi_minus_angle(block, norms1[rows], norms2, U1[rows], U2, out=workspace[:len(block)],
+                                     skip_diagonal=start if symmetric else None)
         for _ in range(depth - 1):
             supplement = _next_layer(block, supplement, norms1[rows], norms2)
         block.mul_(supplement).div_(2 * math.pi)  # H_L = Θ^L (π − θ_L) / (2π)
@@ -66,15 +71,18 @@ def ntk_two_layer(X1: torch.Tensor, X2: torch.Tensor | None = None, *, block_row
     return ntk_relu(X1, X2, depth=1, block_rows=block_rows, out=out)
 
 
-def _pi_minus_angle(dots: torch.Tensor, norms1: torch.Tensor, norms2: torch.Tensor,
-                    U1: torch.Tensor, U2: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+def _pi_minus_angle(dots: torch.Tensor, norms1: torch.Tensor, norms2: torch.Tensor, U1: torch.Tensor,
+                    U2: torch.Tensor, out: torch.Tensor, skip_diagonal: int | None) -> torch.Tensor:
     """π − θ for a block: dots (b, n) = x·x', norms1 (b,), norms2 (n,), unit rows U1 (b, d), U2 (n, d).
 
-    arccos(−cos θ) where |cos θ| < NEAR_PARALLEL; elsewhere 2·atan2(‖u + u'‖, ‖u − u'‖), exact to rounding
-    near 0 and π alike (‖u ± u'‖² = 2 ± 2u·u' from the GEMM would not be). Written into out (b, n).
+    arccos(−cos θ) where NEAR_ANTIPARALLEL < cos θ < NEAR_PARALLEL; elsewhere 2·atan2(‖u + u'‖, ‖u − u'‖),
+    exact to rounding near 0 and π alike (‖u ± u'‖² = 2 ± 2u·u' from the GEMM would not be). Written into
+    out (b, n). skip_diagonal=k: entries (r, k + r) are left approximate (the caller overwrites them).
     """
     minus_cos = torch.div(dots, torch.outer(norms1, -norms2, out=out), out=out)
-    near = torch.nonzero(((minus_cos >= NEAR_PARALLEL) | (minus_cos <= -NEAR_PARALLEL)).view(-1)).view(-1)
+    if skip_diagonal is not None:
+        minus_cos.diagonal(offset=skip_diagonal).zero_()
+    near = torch.nonzero(((minus_cos <= -NEAR_PARALLEL) | (minus_cos >= -NEAR_ANTIPARALLEL)).view(-1)).view(-1)
     supplement = minus_cos.arccos_()  # NaN where rounding gave |cos θ| > 1: all of them are in `near`
     flat = supplement.view(-1)
     n, d = U2.shape
@@ -89,17 +97,16 @@ def _pi_minus_angle(dots: torch.Tensor, norms1: torch.Tensor, norms2: torch.Tens
 def _next_layer(theta_big: torch.Tensor, supplement: torch.Tensor, norms1: torch.Tensor,
                 norms2: torch.Tensor) -> torch.Tensor:
     """One step of theory §9 on a block (b, n): Θ^l → Θ^{l+1} = Σ^{l+1} + Θ^l (π − θ_l)/π in place in
-    theta_big, from supplement = π − θ_l (consumed); returns π − θ_{l+1}.
+    theta_big, from supplement = π − θ_l; returns π − θ_{l+1} in supplement's memory.
 
     With ρ = cos θ, 1 − ρ_{l+1} = 2 sin²(θ/2) − (sin θ − θ cos θ)/π has a rounding error O(εθ) (sin θ and
     θ cos θ are both ≈ θ), so θ_{l+1} = 2·asin(√((1 − ρ_{l+1})/2)) ≈ √(2(1 − ρ_{l+1})) is good to O(ε), as
     θ_l was; arccos(ρ_{l+1}) would be good to O(√ε) only.
     """
-    theta_big.mul_(supplement).div_(math.pi)
+    theta_big.mul_(supplement).div_(math.pi)  # Θ^l (π − θ_l)/π
     theta = supplement.neg_().add_(math.pi)
-    gap = theta.mul(0.5).sin_().square_().mul_(2)  # 1 − cos θ = 2 sin²(θ/2)
     excess = theta.cos().mul_(theta).sub_(theta.sin())  # θ cos θ − sin θ
-    gap.add_(excess, alpha=1 / math.pi)  # 1 − ρ_{l+1}
+    gap = theta.mul_(0.5).sin_().square_().mul_(2).add_(excess, alpha=1 / math.pi)  # 2 sin²(θ/2) + excess/π
     sigma = excess.copy_(gap).neg_().add_(1).mul_(norms1[:, None]).mul_(norms2[None, :])  # ‖x‖‖x'‖ ρ_{l+1}
     theta_big.add_(sigma)
     return gap.mul_(0.5).sqrt_().asin_().mul_(-2).add_(math.pi)  # π − 2·asin(√((1 − ρ_{l+1})/2))
