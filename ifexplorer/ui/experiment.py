@@ -59,6 +59,7 @@ class ExperimentConfig:
     source: str | None = None       # sha256 of uploaded bytes, or a folder path under the data root
     filename: str | None = field(default=None, compare=False)  # name of the uploaded archive (zip / npz)
     resize: int | None = None       # own images: the largest side in px after resizing (None = keep the size)
+    depth: int = 1                  # L of the depth-L ReLU NTK (theory §9); 1 = the two-layer network of §1
 
 
 @functools.lru_cache(maxsize=1024)
@@ -80,7 +81,8 @@ def describe(config: ExperimentConfig) -> str:
     size = f"n = {config.n_train}" if config.n_train else "default split"
     noise = f", noise {config.label_noise:g}" if config.label_noise else ""
     seed = f", seed {config.seed}" if config.seed else ""
-    return f"{what} ({size}, λ = {config.reg:g}{noise}{seed})"
+    depth = f", depth {config.depth}" if config.depth != 1 else ""
+    return f"{what} ({size}, λ = {config.reg:g}{depth}{noise}{seed})"
 
 
 def _relative(path, root) -> str:
@@ -305,7 +307,8 @@ def _fit_reserve(config: ExperimentConfig) -> int:
 def _compute(config: ExperimentConfig, upload: bytes | None, key, store: ResultStore) -> Experiment:
     global FIT_COUNT
     size = f"n = {config.n_train}" if config.n_train else "default split"
-    status = st.status(f"Preparing {config.dataset} ({size}, λ = {config.reg:g})…", expanded=True)
+    depth = f", depth {config.depth}" if config.depth != 1 else ""
+    status = st.status(f"Preparing {config.dataset} ({size}, λ = {config.reg:g}{depth})…", expanded=True)
     bar = status.progress(0.0, text="Waiting for the settings to settle")
     _settle(bar)
     try:
@@ -319,7 +322,7 @@ def _compute(config: ExperimentConfig, upload: bytes | None, key, store: ResultS
             store.report(key, value, message)
             bar.progress(value, text=message)  # raises Streamlit's rerun / stop request: the fit is abandoned
 
-        model = NTKInfluence(reg=config.reg).fit(data.X_train, data.y_train, progress=progress)
+        model = NTKInfluence(reg=config.reg, depth=config.depth).fit(data.X_train, data.y_train, progress=progress)
     except Exception:  # the page shows the message; the box must not stay at "Loading data"
         status.update(label=f"Could not prepare {config.dataset}", state="error", expanded=False)
         raise

@@ -9,6 +9,7 @@ from ifexplorer.ui import dataset_menu
 from ifexplorer.ui.experiment import ExperimentConfig, configure_threads, sha256, show_memory_caption, start_run
 from ifexplorer.ui.text import md_escape
 
+DEPTHS = (1, 2, 3, 4, 6, 8)  # L of the depth-L ReLU NTK (theory §9)
 REGS = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0)
 DEFAULT_REG = 1e-3
 RESIZE_SIDES = (16, 28, 32, 48, 64, 0)  # own images: "Resize to" choices, the largest side in px (0 = keep)
@@ -47,6 +48,9 @@ def sidebar() -> tuple[ExperimentConfig | None, bytes | None]:
             n_test = col2.number_input("Test points", 2, c.max_total or 5000, step=50, key="n_test")
         reg = st.select_slider("λ (regularization)", REGS, value=DEFAULT_REG, key="reg", format_func=lambda v: f"{v:g}",
                                help="Pull of the weights towards their initial value (log scale).")
+        depth = st.selectbox("Depth (hidden layers)", DEPTHS, key="depth",
+                             help="L of the depth-L ReLU network whose NTK is used (theory §9): 1 is the paper's "
+                                  "two-layer network; deeper kernels are what the Fragility story is about.")
         noise = st.slider("Label noise (fraction flipped)", 0.0, 0.5, 0.0, 0.05, key="noise",
                           help="Flip this share of training labels to see how influence finds them.")
         seed = st.number_input("Seed", 0, 10_000, 0, key="seed")
@@ -56,7 +60,7 @@ def sidebar() -> tuple[ExperimentConfig | None, bytes | None]:
         return None, None
     resize = (st.session_state.get(RESIZE_KEY) or None) if label == dataset_menu.OWN else None
     config = ExperimentConfig(name, c.classes, int(n_train), int(n_test), float(reg), float(noise), int(seed),
-                              source, filename, resize=resize)
+                              source, filename, resize=resize, depth=int(depth))
     return config, upload
 
 
