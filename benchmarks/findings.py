@@ -1,14 +1,16 @@
 """The paper's findings, measured with the package on real data (not a speed benchmark).
 
-Prints markdown tables (the README's "What the studies show") of ifexplorer.experiments.findings:
-  1. IHVP error against λ (Figure 2, Theorem 3) on MNIST 7 vs 9;
-  2. IHVP error against density (Figure 3, Theorem 4): MNIST with the estimated density, and the
+Prints markdown tables (the README's "What the studies show") of ifexplorer.experiments.findings, on
+MNIST 7 vs 9 (n = 800) or, with --data fashion, the paper's size on Fashion-MNIST (5,000 / 1,000):
+  1. IHVP error against λ (Figure 2, Theorem 3);
+  2. IHVP error against density (Figure 3, Theorem 4): the real data with the estimated density, and the
      simulated mixture with its true density;
   3. complexity of influence-ordered groups (Figure 5);
   4. label noise over training time (Figure 7) and mislabel detection by self-influence.
 tests/test_findings.py checks their trends.
 
-    python benchmarks/findings.py            # about 30 s on 2 CPU cores
+    python benchmarks/findings.py                  # MNIST: about 30 s on 2 CPU cores
+    python benchmarks/findings.py --data fashion   # Fashion-MNIST Shirt vs T-shirt/top, 5,000 / 1,000
 """
 from __future__ import annotations
 
@@ -19,10 +21,10 @@ from ifexplorer.experiments import findings
 from ifexplorer.experiments.ihvp import ErrorVsReg
 
 
-def print_ihvp_against_reg(r: ErrorVsReg) -> None:
-    print("\n### 1. IHVP error against λ (MNIST 7 vs 9, n = 800; Figure 2)\n")
+def print_ihvp_against_reg(r: ErrorVsReg, name: str, n: int) -> None:
+    print(f"\n### 1. IHVP error against λ ({name}; Figure 2)\n")
     print("| λ | mean 1 − λQ_ii | median | Theorem 3 lower | upper | median \\|I_ihvp − I\\|/\\|I\\| "
-          f"({findings.IHVP_TEST_POINTS} test × 800) |")
+          f"({findings.IHVP_TEST_POINTS} test × {n:,}) |")
     print("|---|---|---|---|---|---|")
     for j, lam in enumerate(r.regs):
         print(f"| {lam:g} | {r.mean_error[j]:.3f} | {r.median_error[j]:.3f} | {r.lower_bound[j]:.3f} | "
@@ -39,19 +41,19 @@ def print_ihvp_against_density(rows: tuple[findings.DensityFinding, ...]) -> Non
               f"{r.bin_mean_error[-1]:.3f} |")
 
 
-def print_complexity_of_groups(finding: findings.GroupsFinding) -> None:
+def print_complexity_of_groups(finding: findings.GroupsFinding, name: str) -> None:
     g = finding.groups
-    print(f"\n### 3. Complexity of influence-ordered groups (MNIST 7 vs 9, λ = {finding.reg:g}; Figure 5)\n")
+    print(f"\n### 3. Complexity of influence-ordered groups ({name}, λ = {finding.reg:g}; Figure 5)\n")
     print("| group (most harmful → most helpful) | " + " | ".join(str(k + 1) for k in range(len(g.complexity))) + " |")
     print("|---|" + "---|" * len(g.complexity))
     print("| mean influence on the test set | " + " | ".join(f"{s:+.2g}" for s in g.mean_score) + " |")
     print("| complexity C_G | " + " | ".join(f"{c:.3g}" for c in g.complexity) + " |")
 
 
-def print_label_noise(finding: findings.NoiseFinding) -> None:
+def print_label_noise(finding: findings.NoiseFinding, name: str, n: int) -> None:
     share, best = finding.share, finding.best
     times = share.times
-    print("\n### 4. Label noise over training time (MNIST 7 vs 9, 10 % of 800 labels flipped, "
+    print(f"\n### 4. Label noise over training time ({name}, 10 % of {n:,} labels flipped, "
           f"λ = {finding.reg:g}; Figure 7)\n")
     print(f"| t | test loss | share of flipped labels among each test point's {share.k} most influential |")
     print("|---|---|---|")
@@ -68,13 +70,17 @@ def print_label_noise(finding: findings.NoiseFinding) -> None:
 
 
 def main() -> None:
-    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", choices=sorted(findings.SETTINGS), default="mnist")
+    args = parser.parse_args()
     start = time.perf_counter()
-    measured = findings.measure_findings()
-    print_ihvp_against_reg(measured.ihvp_vs_reg)
+    data = findings.load_findings_data(args.data)
+    measured = findings.measure_findings(data)
+    n = len(data.mnist.X_train)
+    print_ihvp_against_reg(measured.ihvp_vs_reg, data.name, n)
     print_ihvp_against_density(measured.ihvp_vs_density)
-    print_complexity_of_groups(measured.groups)
-    print_label_noise(measured.label_noise)
+    print_complexity_of_groups(measured.groups, data.name)
+    print_label_noise(measured.label_noise, data.name, n)
     print(f"\n({time.perf_counter() - start:.0f} s)")
 
 

@@ -18,12 +18,13 @@ import numpy as np
 import torch
 
 from ._checks import as_matrix, as_targets, check_depth, check_int, check_positive
-from .device import check_fits, resolve_device, resolve_dtype
+from .device import InsufficientMemoryError, check_fits, resolve_device, resolve_dtype
 from .dynamics import Spectral, TimeView
 from .kernels import ntk_relu
 from .linalg import gram_work_bytes, inverse_work_bytes, invert_spd_, symmetric_gram, symmetric_times
 from .results import ErrorBounds, Progress, TopInfluences, TopInfluencesBatch, no_progress, top_influences
 
+FIT_GEMM_RATIO = {"cpu": 1.0, "cuda": 1.5}  # fit time / one n³ GEMM, measured by benchmarks/bench_scale.py
 TEST_BLOCK_ROWS = 1024  # test points processed together: bounds device temporaries to O(block · n)
 
 
@@ -102,8 +103,39 @@ class NTKInfluence:
         work = max(gram_work_bytes(n, itemsize) - itemsize * n * n, inverse_work_bytes(n, itemsize))
         nbytes = itemsize * (2 * n * n + 2 * n * d) + max(work, 0)
         if check:
-            check_fits(nbytes, device, f"Fitting the NTK model on {n} training points (2 n × n arrays)")
+            try:
+                check_fits(nbytes, device, f"Fitting the NTK model on {n:,} training points (2 n × n arrays)")
+            except InsufficientMemoryError as exc:
+                raise InsufficientMemoryError(f"{exc}; at most {self.largest_fit_size(d):,} training points of "
+                                              f"{d:,} features fit now") from None
         return nbytes
+
+    def largest_fit_size(self, d: int, nbytes: int | None = None) -> int:
+        """The largest n whose fit (estimate_fit_bytes(n, d)) needs at most `nbytes` (default: 0.9 × the
+        device's free memory, what fit's own check allows); 0 when not even one point fits."""
+        d = check_int(d, "d", min_val=1)
+        if nbytes is None:
+            from .device import available_bytes
+
+            nbytes = int(0.9 * available_bytes(resolve_device(self.device)))
+        lo, hi = 0, 1
+        while self.estimate_fit_bytes(hi, d) <= nbytes:
+            lo, hi = hi, 2 * hi
+        while hi - lo > 1:  # estimate_fit_bytes(lo) fits, (hi) does not
+            mid = (lo + hi) // 2
+            lo, hi = (mid, hi) if self.estimate_fit_bytes(mid, d) <= nbytes else (lo, mid)
+        return lo
+
+    def estimate_fit_seconds(self, n: int, d: int, rate: float | None = None) -> float:
+        """Predicted fit time in seconds: FIT_GEMM_RATIO × one n³ matrix product plus the kernel's 2n²d
+        product, at `rate` flop/s (default: spectral_store.recent_gemm_rate, measured on the device in the last
+        five minutes)."""
+        from .spectral_store import recent_gemm_rate
+
+        n, d = check_int(n, "n", min_val=1), check_int(d, "d", min_val=1)
+        device = resolve_device(self.device)
+        rate = recent_gemm_rate(device) if rate is None else check_positive(rate, "rate")
+        return (FIT_GEMM_RATIO[device.type] * 2.0 * n ** 3 + 2.0 * n * n * d) / rate
 
     def top_influences_all(self, X, y, k: int = 10, block: int | None = None,
                            memory_bytes: int = 256 * 2 ** 20, progress: Progress | None = None) -> TopInfluencesBatch:

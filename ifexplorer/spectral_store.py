@@ -106,6 +106,19 @@ def estimate_seconds(n: int, device: torch.device) -> float:
     return EIGH_GEMM_RATIO[device.type] * 2.0 * n ** 3 / gemm_rate(device)
 
 
+_RATES: dict = {}  # device -> (time measured, rate): recent_gemm_rate's memo
+
+
+def recent_gemm_rate(device: torch.device, max_age: float = 300.0) -> float:
+    """gemm_rate(device), measured at most once every max_age seconds (an estimate shown on every page rerun
+    must not cost a 1024³ product each time)."""
+    now = time.monotonic()
+    measured = _RATES.get(str(device))
+    if measured is None or now - measured[0] > max_age:
+        measured = _RATES[str(device)] = (now, gemm_rate(device))
+    return measured[1]
+
+
 def gemm_rate(device: torch.device, size: int = 1024) -> float:
     """float64 flop/s of one size³ matrix product on the device, now (best of three)."""
     a = torch.randn(size, size, dtype=torch.float64, device=device)

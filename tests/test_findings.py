@@ -1,16 +1,21 @@
 """The paper's qualitative findings hold on the real data, in the values benchmarks/findings.py prints
-(ifexplorer.experiments.findings: MNIST 7 vs 9, its 10 %-label-noise variant and the simulated mixture)."""
+(ifexplorer.experiments.findings: MNIST 7 vs 9, its 10 %-label-noise variant and the simulated mixture; and
+the paper's size, 5,000 / 1,000, on Fashion-MNIST where Debian's dataset-fashion-mnist is installed)."""
 import math
 
 import numpy as np
 import pytest
 
+from ifexplorer.data import fashion
 from ifexplorer.experiments import findings
 
+FASHION = pytest.mark.skipif(fashion.missing(fashion.DEFAULT_DIR) is not None,
+                             reason=f"Fashion-MNIST is not installed ({fashion.INSTALL})")
 
-@pytest.fixture(scope="module")
-def measured() -> findings.Findings:
-    return findings.measure_findings()
+
+@pytest.fixture(scope="module", params=["mnist", pytest.param("fashion", marks=FASHION)])
+def measured(request) -> findings.Findings:
+    return findings.measure_findings(findings.load_findings_data(request.param))
 
 
 def test_ihvp_error_grows_as_reg_shrinks_within_theorem_3s_bounds(measured):

@@ -269,6 +269,32 @@ def test_memory_is_checked_before_allocating(monkeypatch):
     assert NTKInfluence().estimate_fit_bytes(20000, 784) > 6.4e9  # H and Q: 2 n² float64 alone is 6.4 GB
 
 
+def test_largest_fit_size_is_the_largest_n_whose_estimate_fits(monkeypatch):
+    import ifexplorer.device as dev
+
+    model = NTKInfluence()
+    for d, nbytes in ((784, 10 ** 9), (3, 12345678), (64, 3 * 10 ** 8)):
+        n = model.largest_fit_size(d, nbytes)
+        assert model.estimate_fit_bytes(n, d) <= nbytes < model.estimate_fit_bytes(n + 1, d)
+    assert model.largest_fit_size(784, 100) == 0
+    monkeypatch.setattr(dev, "available_bytes", lambda device: 10 ** 9)
+    assert model.largest_fit_size(784) == model.largest_fit_size(784, 9 * 10 ** 8)
+    with pytest.raises(InsufficientMemoryError, match=f"at most {model.largest_fit_size(784):,} training points"):
+        model.estimate_fit_bytes(20000, 784, check=True)
+
+
+def test_estimated_fit_time_is_the_gemm_ratio_plus_the_kernel_at_the_given_rate():
+    from ifexplorer.influence import FIT_GEMM_RATIO
+
+    model = NTKInfluence(device="cpu")
+    n, d, rate = 4000, 784, 1e10
+    assert model.estimate_fit_seconds(n, d, rate) == pytest.approx((FIT_GEMM_RATIO["cpu"] * 2 * n ** 3 + 2 * n * n * d)
+                                                                   / rate, rel=1e-12)
+    assert model.estimate_fit_seconds(2 * n, d, rate) > 7 * model.estimate_fit_seconds(n, d, rate)
+    with pytest.raises(ValueError, match="rate"):
+        model.estimate_fit_seconds(n, d, rate=0.0)
+
+
 def test_singular_kernel_reports_lambda_advice():
     X = np.tile(random_unit_rows(np.random.default_rng(9), 1, 3), (5, 1))
     with pytest.raises(ValueError, match="increase λ"):

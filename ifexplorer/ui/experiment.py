@@ -35,8 +35,8 @@ from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlExcepti
 from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
 from ifexplorer import NTKInfluence
-from ifexplorer.cache import ResultStore, budget_from_env
-from ifexplorer.device import format_bytes
+from ifexplorer.cache import BUDGET_ENV, ResultStore, budget_from_env
+from ifexplorer.device import InsufficientMemoryError, format_bytes
 from ifexplorer.ui.text import md_escape
 from ifexplorer.ui.widgets import fmt
 
@@ -288,6 +288,8 @@ def get_experiment(config: ExperimentConfig, upload: bytes | None = None) -> Exp
     configure_threads()
     key = ("experiment", config)
     store = _store()
+    if store.peek(key) is None:
+        _check_fits_budget(config)
     before = store.usage().used, store.evicted
     exp = _get(store, key, lambda: _compute(config, upload, key, store), label=describe(config),
                reserve=_fit_reserve(config))
@@ -295,6 +297,28 @@ def get_experiment(config: ExperimentConfig, upload: bytes | None = None) -> Exp
     if (store.usage().used, store.evicted) != before:
         _refresh_memory_caption()
     return exp
+
+
+def fit_budget() -> int:
+    """Bytes a fit may use: the smaller of 0.9 × the device's free memory (fit's own check) and the server's result
+    budget (the fitted experiment is kept in it)."""
+    from ifexplorer.device import available_bytes, resolve_device
+
+    return int(min(0.9 * available_bytes(resolve_device("auto")), _store().budget))
+
+
+def _check_fits_budget(config: ExperimentConfig) -> None:
+    """Refuse a setting whose fit exceeds the server's result budget, with the size that would fit (own data: the
+    size is known only after loading; fit checks the device memory itself)."""
+    if not config.n_train:
+        return
+    model = NTKInfluence(reg=1.0)
+    need, budget = model.estimate_fit_bytes(config.n_train, 784), _store().budget
+    if need > budget:
+        largest = model.largest_fit_size(784, budget)
+        raise InsufficientMemoryError(
+            f"{config.n_train:,} training points need about {format_bytes(need)}, more than this server's memory "
+            f"budget for results ({format_bytes(budget)}, ${BUDGET_ENV}); choose at most {largest:,} training points")
 
 
 def _fit_reserve(config: ExperimentConfig) -> int:

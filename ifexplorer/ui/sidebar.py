@@ -122,8 +122,9 @@ def _own_data():
 
 
 def _resources(n_train: int, dim: int, own: bool = False) -> None:
-    """The device in use and the memory the chosen size needs (own images: their real count and size
-    after resize, read from the headers)."""
+    """The device in use, the memory and time the chosen size needs before anything is fitted, and the largest
+    size that fits (the device's free memory and the server's result budget, whichever is smaller); own images:
+    their real count and size after resize, read from the headers."""
     configure_threads()  # before device_label(), which reports the thread count
     info = st.session_state.get(INSPECT_KEY) if own else None
     if isinstance(info, str):
@@ -136,10 +137,33 @@ def _resources(n_train: int, dim: int, own: bool = False) -> None:
         if own:
             n_train = info.n_images - max(1, int(0.2 * info.n_images + 0.5))  # the loader's default 80 / 20 split
             dim = info.n_features
-        need = NTKInfluence(reg=1.0).estimate_fit_bytes(max(n_train, 1), dim)
+        n_train = max(n_train, 1)
+        model = NTKInfluence(reg=1.0)
+        need, seconds = model.estimate_fit_bytes(n_train, dim), model.estimate_fit_seconds(n_train, dim)
+        largest = largest_fit(dim)
         size = (f"for {n_train:,} training points × {dim:,} features ({info.height}×{info.width}"
                 f"{'' if info.channels == 1 else '×3'} after resizing)" if own
                 else f"for {n_train:,} points × {dim} features")
-        st.caption(f"Device: **{device_label()}** · the fit needs about **{format_bytes(need)}** ({size})")
+        text = (f"Device: **{device_label()}** · the fit needs about **{format_bytes(need)}** and "
+                f"**{_duration(seconds)}** {size}; at most **{largest:,}** training points fit")
+        if n_train > largest:
+            st.error(f"{n_train:,} training points need {format_bytes(need)}: more than fits. Choose at most "
+                     f"{largest:,}.", icon=":material/memory:")
+        st.caption(text)
     except ValueError as exc:
         st.caption(f"Device: {exc}")
+
+
+def largest_fit(dim: int) -> int:
+    """The largest training set of `dim` features whose fit fits both the device's free memory (what fit checks)
+    and the server's result budget (the fitted experiment is stored in it)."""
+    from ifexplorer.ui.experiment import fit_budget
+
+    return NTKInfluence(reg=1.0).largest_fit_size(dim, fit_budget())
+
+
+def _duration(seconds: float) -> str:
+    """'under a second', '12 s', '3.5 min'."""
+    if seconds < 1:
+        return "under a second"
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"

@@ -367,12 +367,28 @@ def test_sidebar_states_the_memory_the_chosen_size_needs():
 
     at = _app()
     need = NTKInfluence(reg=1.0).estimate_fit_bytes(800, 784)
-    assert any(f"**{format_bytes(need)}** (for 800 points × 784 features)" in c.value for c in at.caption)
+    assert any(f"**{format_bytes(need)}** and **" in c.value and "for 800 points × 784 features" in c.value
+               for c in at.caption)
     at.selectbox(key="dataset").set_value(dataset_menu.CHOICES[2].label).run()  # 8×8 digits: 1000 × 64
     _ok(at)
     assert at.number_input(key="n_train").value == 1000 == dataset_menu.CHOICES[2].n_train  # its own default size
     need = NTKInfluence(reg=1.0).estimate_fit_bytes(1000, 64)
-    assert any(f"**{format_bytes(need)}** (for 1,000 points × 64 features)" in c.value for c in at.caption)
+    assert any(f"**{format_bytes(need)}** and **" in c.value and "for 1,000 points × 64 features" in c.value
+               for c in at.caption)
+
+
+def test_a_size_over_the_memory_budget_is_refused_with_the_size_that_fits(monkeypatch):
+    from ifexplorer.ui import sidebar
+
+    monkeypatch.setattr(experiment, "fit_budget", lambda: 100 * 2 ** 20)
+    largest = NTKInfluence(reg=1.0).largest_fit_size(784, 100 * 2 ** 20)
+    assert sidebar.largest_fit(784) == largest and 1000 < largest < 3000
+    at = _app()
+    assert any(f"at most **{largest:,}** training points fit" in c.value for c in at.caption)
+    at.selectbox(key="dataset").set_value(_fashion_label()).run()
+    at.number_input(key="n_train").set_value(largest + 1).run()
+    assert any(f"Choose at most {largest:,}" in e.value for e in at.sidebar.error)
+    assert not at.exception
 
 
 def _fashion_label() -> str:
@@ -445,7 +461,8 @@ def test_uploads_are_resized_by_default_and_the_memory_estimate_counts_their_rea
     _ok(at)
     assert at.selectbox(key=sidebar.RESIZE_KEY).value == sidebar.DEFAULT_RESIZE == 64
     need = NTKInfluence(reg=1.0).estimate_fit_bytes(13, 64 * 51)  # 16 images, 13 to train; 100×80 → 64×51
-    assert any(f"**{format_bytes(need)}** (for 13 training points × 3,264 features (64×51 after resizing))" in c.value
+    assert any(f"**{format_bytes(need)}** and **" in c.value
+               and "for 13 training points × 3,264 features (64×51 after resizing)" in c.value
                for c in at.caption), [c.value for c in at.caption]
     fitted = _fitted_experiments("big.zip")
     assert [e.config.resize for e in fitted] == [64] and fitted[0].data.image_shape == (64, 51)
