@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
@@ -51,31 +52,37 @@ class Spectral:
         self._u_bytes = 0
         self._poles: OrderedDict = OrderedDict()
         self._poles_bytes = 0
+        self._lock = threading.Lock()  # the LRU caches are shared by the threads of every session of the app
 
     def poles(self, t: float, U: torch.Tensor | None = None) -> tuple[_Poles, torch.Tensor | None]:
         """The resolvent data at time t (LRU cache: revisiting a time is cheap), and (G_j k)_i (n, b, P)
         for test rows U = k(X)ᵀV (b, n) when the time is new and U was given: they ride along the same
         pass over V as G_j y. Otherwise (cached time or no U) the second item is None."""
-        if t in self._poles:
-            self._poles.move_to_end(t)
-            return self._poles[t], None
-        entry, gk = _Poles.compute(self, t, U)
+        with self._lock:
+            if t in self._poles:
+                self._poles.move_to_end(t)
+                return self._poles[t], None
+        entry, gk = _Poles.compute(self, t, U)  # outside the lock: other times stay available meanwhile
         return self.store_poles(t, entry), gk
 
     def store_poles(self, t: float, entry: _Poles) -> _Poles:
         """Keep the pole data of time t (LRU within poles_budget bytes, POLES_CACHE_BYTES unless raised)."""
-        self._poles[t] = entry
-        self._poles_bytes += entry.nbytes
-        while self._poles_bytes > getattr(self, "poles_budget", POLES_CACHE_BYTES) and len(self._poles) > 1:
-            _, old = self._poles.popitem(last=False)
-            self._poles_bytes -= old.nbytes
+        with self._lock:
+            if t in self._poles:  # another thread stored it meanwhile: keep one
+                self._poles_bytes -= self._poles.pop(t).nbytes
+            self._poles[t] = entry
+            self._poles_bytes += entry.nbytes
+            while self._poles_bytes > getattr(self, "poles_budget", POLES_CACHE_BYTES) and len(self._poles) > 1:
+                _, old = self._poles.popitem(last=False)
+                self._poles_bytes -= old.nbytes
         return entry
 
     @property
     def VV(self) -> torch.Tensor:
-        if self._vv is None:
-            self._vv = self.V.square()
-        return self._vv
+        with self._lock:
+            if self._vv is None:
+                self._vv = self.V.square()
+            return self._vv
 
     def coefficients(self, phi: np.ndarray) -> torch.Tensor:
         """Eigen-coefficients φ ∘ ŷ of β for a vector φ (n,) or of β's for several times φ (n, T):
@@ -88,17 +95,20 @@ class Spectral:
         """U = k(X)ᵀ V (m, n) for checked test inputs Xt (m, d), cached by content. kernel_blocks: the
         owning model's NTKInfluence.kernel_blocks, called on a cache miss."""
         key = (tuple(Xt.shape), hashlib.blake2b(Xt.detach().cpu().numpy().tobytes(), digest_size=16).hexdigest())
-        if key in self._u_cache:
-            self._u_cache.move_to_end(key)
-            return self._u_cache[key]
+        with self._lock:
+            if key in self._u_cache:
+                self._u_cache.move_to_end(key)
+                return self._u_cache[key]
         U = torch.cat([K @ self.V for K in kernel_blocks(Xt)])
         size = U.numel() * U.element_size()
         if size <= U_CACHE_BYTES:
-            self._u_cache[key] = U
-            self._u_bytes += size
-            while self._u_bytes > U_CACHE_BYTES:
-                _, old = self._u_cache.popitem(last=False)
-                self._u_bytes -= old.numel() * old.element_size()
+            with self._lock:
+                if key not in self._u_cache:
+                    self._u_cache[key] = U
+                    self._u_bytes += size
+                while self._u_bytes > U_CACHE_BYTES:
+                    _, old = self._u_cache.popitem(last=False)
+                    self._u_bytes -= old.numel() * old.element_size()
         return U
 
 

@@ -12,6 +12,7 @@ The model keeps H (n × n, for the spectrum and the training-time views) and Q (
 """
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import numpy as np
@@ -58,6 +59,9 @@ class NTKInfluence:
         self.dtype = dtype
         self.kernel = kernel
         self._eigh_cache = None
+        # guards the lazy caches below (eigendecomposition, spectrum, Spectral): the app shares one fitted model
+        # between the threads of all sessions, and two of them asking at once must compute it once
+        self._lazy_lock = threading.RLock()
 
     # ----------------------------------------------------------------------------------- fitting
     def fit(self, X_train, y_train, progress: Progress | None = None) -> NTKInfluence:
@@ -239,13 +243,14 @@ class NTKInfluence:
     def kernel_spectrum(self) -> tuple[float, float]:
         """(λ_min(H), λ_max(H)); computed once (eigvalsh) unless the eigendecomposition is cached."""
         self.check_fitted()
-        if self._eigh_cache is not None:
-            mu = self._eigh_cache[0]
-        else:
-            if self._spectrum is None:
-                self._check_square_buffers(2, "The kernel's extreme eigenvalues")
-                self._spectrum = torch.linalg.eigvalsh(self.kernel_train_) + self.reg_
-            mu = self._spectrum
+        with self._lazy_lock:
+            if self._eigh_cache is not None:
+                mu = self._eigh_cache[0]
+            else:
+                if self._spectrum is None:
+                    self._check_square_buffers(2, "The kernel's extreme eigenvalues")
+                    self._spectrum = torch.linalg.eigvalsh(self.kernel_train_) + self.reg_
+                mu = self._spectrum
         return float(mu[0]) - self.reg_, float(mu[-1]) - self.reg_
 
     # --------------------------------------------------------------------------- training time
@@ -255,11 +260,12 @@ class NTKInfluence:
         progress(fraction, message) hears the estimated time first, then ticks while LAPACK runs.
         Returns (μ (n,), V (n, n)) tensors."""
         self.check_fitted()
-        if self._eigh_cache is None:
-            from .spectral_store import eigendecomposition
+        with self._lazy_lock:  # a second caller waits for the first one's result
+            if self._eigh_cache is None:
+                from .spectral_store import eigendecomposition
 
-            self._eigh_cache = eigendecomposition(self, progress or no_progress)
-        return self._eigh_cache
+                self._eigh_cache = eigendecomposition(self, progress or no_progress)
+            return self._eigh_cache
 
     def at_time(self, t: float):
         """The gradient-flow state at time t (theory §6): a view with predict / loo_predictions /
@@ -314,10 +320,11 @@ class NTKInfluence:
     def spectral(self, progress: Progress | None = None) -> Spectral:
         """What every training time shares (dynamics.Spectral: μ, V, ŷ = Vᵀy and its caches), built on
         the cached eigendecomposition (progress is forwarded to it) and kept until the next fit."""
-        eig = self.eigendecomposition(progress)
-        if self._spectral is None:
-            self._spectral = Spectral(eig, self.y_train_, self.reg_)
-        return self._spectral
+        with self._lazy_lock:
+            eig = self.eigendecomposition(progress)
+            if self._spectral is None:
+                self._spectral = Spectral(eig, self.y_train_, self.reg_)
+            return self._spectral
 
     # -------------------------------------------------------------------------------- internals
     def _kernel(self, X1: torch.Tensor, X2: torch.Tensor | None) -> torch.Tensor:

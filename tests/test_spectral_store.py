@@ -101,3 +101,45 @@ def test_new_fit_gets_a_new_decomposition(cache):
     first = model.eigendecomposition()
     model.fit(X[:30], y[:30])
     assert model.eigendecomposition()[0].shape == (30,) and first[0].shape == (40,)
+
+
+def test_threads_asking_at_once_compute_the_decomposition_once(cache, monkeypatch):
+    """The app shares one fitted model between the threads of all sessions: the second caller waits for the first
+    one's decomposition instead of computing another (and both get the same tensors)."""
+    import threading
+
+    X, y = _data(n=120, seed=3)
+    model = NTKInfluence(reg=0.01).fit(X, y)
+    real, calls = store.eigendecomposition, []
+
+    def slow(m, progress):
+        calls.append(threading.get_ident())
+        time.sleep(0.3)  # long enough for every thread to arrive while the first computes
+        return real(m, progress)
+
+    monkeypatch.setattr(store, "eigendecomposition", slow)
+    results = [None] * 4
+
+    def ask(i):
+        results[i] = model.spectral()
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert len(calls) == 1
+    assert all(r is results[0] for r in results)
+    times = [0.5, 1.0, 2.0, 0.5, 1.0, 2.0]
+    out = [None] * len(times)
+
+    def view(i):
+        out[i] = model.at_time(times[i]).predict(X[:5])
+
+    threads = [threading.Thread(target=view, args=(i,)) for i in range(len(times))]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    for i, t in enumerate(times):
+        np.testing.assert_allclose(out[i], model.at_time(t).predict(X[:5]), rtol=1e-12, atol=1e-14)

@@ -208,10 +208,33 @@ def _log_eviction(eviction) -> None:
               file=sys.stderr, flush=True)
 
 
+IDLE_ENV = "IFEXPLORER_PIN_IDLE_SECONDS"
+DEFAULT_IDLE_SECONDS = 900.0  # a session that has asked the store for nothing this long no longer pins its results
+_LAST_SEEN: dict = {}  # session id -> time.monotonic() of its latest request to the store
+
+
+def idle_seconds() -> float:
+    """How long an idle session keeps its results pinned: $IFEXPLORER_PIN_IDLE_SECONDS, else 900 s."""
+    try:
+        return max(0.0, float(os.environ.get(IDLE_ENV, DEFAULT_IDLE_SECONDS)))
+    except ValueError:
+        return DEFAULT_IDLE_SECONDS
+
+
+def _seen(owner) -> None:
+    if owner is not None:
+        _LAST_SEEN[owner] = time.monotonic()
+
+
 def _session_alive(session_id) -> bool:
-    """False once a browser session has closed (its pins then lapse). Without a server (AppTest) always True."""
+    """False once a browser session has closed or has been idle (no request to the store) for idle_seconds(): its
+    pins then lapse, so a tab left open in a classroom does not hold gigabytes for ever (coming back refits what was
+    dropped). Without a server (AppTest) only the idle rule applies."""
     from streamlit.runtime import Runtime
 
+    last = _LAST_SEEN.get(session_id)
+    if last is not None and time.monotonic() - last > idle_seconds():
+        return False
     return not Runtime.exists() or Runtime.instance().is_active_session(session_id)
 
 
@@ -224,12 +247,14 @@ def _owner() -> str | None:
 def start_run() -> None:
     """Release the pins the calling session took in its previous run (call at the top of every full rerun)."""
     owner = _owner()
+    _seen(owner)
     if owner is not None:
         _store().release(owner)
 
 
 def _get(store: ResultStore, key, compute: Callable[[], Any], *, parent=None, label: str, reserve: int = 0):
     """store.get for the calling session, showing "another session is computing …" while it waits."""
+    _seen(_owner())  # fragment reruns count as activity too
     with _waiting_notice(label) as waiting:
         return store.get(key, compute, owner=_owner(), parent=parent, label=label, reserve=reserve,
                             waiting=waiting)

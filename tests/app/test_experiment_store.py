@@ -302,3 +302,29 @@ def test_arrow_key_steps_of_lambda_fit_only_the_last_and_a_dataset_change_fits_o
             chromium.close()
     finally:
         srv.stop()
+
+
+def test_a_session_idle_longer_than_the_limit_no_longer_pins_its_results(monkeypatch):
+    """A tab left open does not hold its results for ever: after $IFEXPLORER_PIN_IDLE_SECONDS without a request to
+    the store its pins lapse and the budget can drop them; any request counts as activity again."""
+    from ifexplorer.cache import ResultStore
+
+    monkeypatch.setenv(experiment.IDLE_ENV, "60")
+    assert experiment.idle_seconds() == 60.0
+    clock = [1000.0]
+    monkeypatch.setattr(experiment.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(experiment, "_LAST_SEEN", {})
+    experiment._seen("idle-tab")
+    store = ResultStore(10_000, is_alive=experiment._session_alive)
+    store.get("big", lambda: np.zeros(1000), owner="idle-tab", label="big")  # 8,000 bytes, pinned by the tab
+    clock[0] += 59
+    store.get("other", lambda: np.zeros(500), label="other")  # does not fit beside it; the pin holds
+    assert store.peek("big") is not None and experiment._session_alive("idle-tab")
+    clock[0] += 2  # 61 s idle
+    assert not experiment._session_alive("idle-tab")
+    store.get("third", lambda: np.zeros(500), label="third")
+    assert store.peek("big") is None  # its pin lapsed: dropped to make room
+    experiment._seen("idle-tab")
+    assert experiment._session_alive("idle-tab")
+    monkeypatch.setenv(experiment.IDLE_ENV, "soon")
+    assert experiment.idle_seconds() == experiment.DEFAULT_IDLE_SECONDS
