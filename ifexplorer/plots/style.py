@@ -9,6 +9,8 @@ import plotly.graph_objects as go
 
 HELPFUL, HARMFUL, FLIPPED, GREY = "#2F6FDE", "#D1495B", "#F29E4C", "#8A8F98"
 GREEN = "#3BB273"
+# the two halves of a two-class output (f < 0, f > 0): neither helpful/harmful's blue and red nor flipped's orange
+SIDE_COLOURS = ("#7768AE", "#17BECF")
 SERIES = (HELPFUL, HARMFUL, FLIPPED, GREY, GREEN, "#7768AE", "#8C564B", "#E377C2", "#BCBD22", "#17BECF")
 
 MARGIN = dict(l=10, r=10, t=40, b=10)
