@@ -44,7 +44,7 @@ def _panel(times: list, i: int, k: int, window: tuple) -> None:
     while playing), then the top-k sets at t. A fragment: the slider reruns only this panel; while playing it
     also reruns on a timer, stepping t through the play range (window: first, last time)."""
     ui.components.open_after_fragment_click()
-    lo, hi = times.index(window[0]), times.index(window[1])
+    lo, hi = window
     if st.session_state.get("dyn_play"):  # one play step: the next time of the range, after its end back to its start
         at = times.index(st.session_state["time"])
         st.session_state["time"] = times[lo if at >= hi or at < lo else at + 1]
@@ -99,13 +99,13 @@ def _training_curves(times: list):
 
 
 def default_play_range(times: list, train_loss) -> tuple:
-    """(first, last) time of the play range: from the last grid time before the training loss has fallen by 1 % of
-    its total fall (earlier, nothing visible changes) to ∞."""
+    """(first, last) position in `times` of the play range: from the last grid time before the training loss has
+    fallen by 2 % of its total fall (earlier, nothing visible changes) to ∞ (the last)."""
     loss = np.asarray(train_loss, dtype=np.float64)
     drop = loss[0] - loss.min()
-    moved = np.flatnonzero(loss[0] - loss >= 0.01 * drop) if drop > 0 else np.array([0])
+    moved = np.flatnonzero(loss[0] - loss >= 0.02 * drop) if drop > 0 else np.array([0])
     first = max(0, int(moved[0]) - 1) if len(moved) else 0
-    return times[first], times[-1]
+    return first, len(times) - 1
 
 
 def _studies(times: list, k: int) -> None:
@@ -138,17 +138,14 @@ def _controls(times: list) -> tuple[int, int, bool, float, tuple]:
     """(test index, k, playing, seconds per step, play range) from the rows above the panel; the time starts at
     the beginning of the play range (a link's t, snapped to the nearest grid time, wins)."""
     curves = _training_curves(times)
-    if st.session_state.get("dyn_range_times") != (times[0], times[-2], len(times)) or \
-            "dyn_range" not in st.session_state:  # a new model (its own grid), or back from another page
-        st.session_state["dyn_range_times"] = (times[0], times[-2], len(times))
-        st.session_state["dyn_range"] = default_play_range(times, curves.train_loss)
+    default_range = default_play_range(times, curves.train_loss)
     t = st.session_state.get("time")
     if isinstance(t, float) and t not in times:  # a link's t, or a new model's grid
         finite = np.asarray(times[:-1])
         st.session_state["time"] = (times[-1] if math.isinf(t) else
                                     times[int(np.argmin(np.abs(np.log(finite) - math.log(max(t, 1e-300)))))])
     elif t not in times:
-        st.session_state["time"] = st.session_state["dyn_range"][0]
+        st.session_state["time"] = times[(st.session_state.get("dyn_range") or default_range)[0]]
     st.session_state.setdefault("dyn_k", 6)
     c1, c2, c3, c4 = st.columns([1, 1.6, 0.9, 0.9], vertical_alignment="bottom")
     with c1:
@@ -161,10 +158,11 @@ def _controls(times: list) -> tuple[int, int, bool, float, tuple]:
     with c4:
         speed = st.selectbox("Step every", SPEEDS, index=SPEEDS.index(PLAY_SECONDS), key="dyn_speed",
                              format_func=lambda s: f"{s:g} s")
-    window = st.select_slider("Play range", options=times, key="dyn_range", format_func=_fmt_t,
+    window = st.select_slider("Play range", options=range(len(times)), value=default_range, key="dyn_range",
+                              format_func=lambda j: _fmt_t(times[j]),
                               help="Play steps from the first to the last time chosen here. By default it starts "
                                    "where the training loss begins to fall (earlier, nothing changes).")
-    return i, int(k), playing, float(speed), window
+    return i, int(k), playing, float(speed), (int(window[0]), int(window[1]))
 
 
 with ui.friendly_errors("The training-dynamics view"):

@@ -98,7 +98,7 @@ def _panel() -> None:
     components.open_after_fragment_click()
     _init_state()
     with st.container(key="result"):
-        c1, c2, c3, c4, c5 = st.columns([1.1, 1.4, 0.8, 0.8, 1.3], vertical_alignment="bottom")
+        c1, c2, c3, c4, c5 = st.columns([1.1, 1.3, 1, 1, 1.3], vertical_alignment="bottom")
         with c1:
             i = ui.test_index_input(exp)
         with c2:
@@ -164,7 +164,7 @@ def _chosen_image(i: int, size: int) -> None:
         ":red-badge[:material/cancel: wrong]"
     st.markdown(f"**Label:** {md_escape(exp.class_name(true[i]))}  \n"
                 f"**Prediction:** {md_escape(exp.class_name(pred[i]))} {verdict}  \n"
-                f"**Sample:** `{md_escape(str(data.ids_test[i]))}`  \n"
+                f"**Sample:** {md_escape(str(data.ids_test[i]))}  \n"
                 f"**Output f(x):** {', '.join(f'{v:+.3f}' for v in out[:10])}")
 
 
@@ -179,7 +179,7 @@ def _csv(i: int, row) -> None:
 def _browser(i: int, other) -> None:
     """Every test image, a page at a time: sort, filters, a clickable grid (click: explain it), paging."""
     st.subheader(f"Browse the {len(pred):,} test images")
-    c1, c2, c3 = st.columns([2, 2, 1.2], vertical_alignment="bottom")
+    c1, c2, c3 = st.columns([3, 2, 1.6], vertical_alignment="bottom")
     c1.segmented_control("Sort by", browse.SORT_KEYS, key="browse_sort", required=True,
                          format_func={"loss": "loss ↓", "margin": "margin ↑", "confidence": "confidence ↑",
                                       "index": "index"}.get,
