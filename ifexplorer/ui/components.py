@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ifexplorer.plots.grid import grid_width, thumbnail_grid_figure
+from ifexplorer.plots.grid import chars_that_fit, grid_width, thumbnail_grid_figure
 from ifexplorer.plots.style import HARMFUL, HELPFUL
 from ifexplorer.ui import navigate
 from ifexplorer.ui.router import ensure_routed
@@ -82,7 +82,8 @@ def training_grid(exp, members, scores=None, *, key: str, size: int | None = Non
     ids = exp.data.ids_train
     captions, hover = [], []
     for n, j in enumerate(members):
-        lines = [f"{'⚠' if noisy[j] else '#'}{j} · {exp.class_name(labels[j])}"]
+        head = f"{'⚠' if noisy[j] else '#'}{j} · {exp.class_name(labels[j])}"
+        lines = [head] if len(head) <= chars_that_fit(size) else [head.split(" · ")[0], exp.class_name(labels[j])]
         if scores is not None:
             lines.append(fmt(float(scores[n])))
         if own:
