@@ -151,6 +151,7 @@ def _follow_training_click() -> None:
     j = st.session_state.pop(OPEN_KEY, None)
     if j is None:
         return
+    st.session_state[navigate.TRAIN_KEY] = int(j)
     if reverse_view_available():
         navigate.open_training_point(j)
     st.toast(f"Training image #{j} selected (the reverse view is not part of this build).", icon=":material/info:")
