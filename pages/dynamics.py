@@ -9,6 +9,7 @@ import ifexplorer.ui as ui
 from ifexplorer import plots
 from ifexplorer.experiments import training_time as studies
 from ifexplorer.plots import dynamics as plots_dyn
+from ifexplorer.plots.style import FLIPPED, GREY, HARMFUL, HELPFUL, SERIES
 from ifexplorer.ui import md_escape, url_state
 
 SAMPLE = 20  # test points over which Figures 6 and 7 average
@@ -121,7 +122,8 @@ def _studies(times: list, k: int) -> None:
                      "helpful (mean)": track.helpful_turnover.mean(0),
                      "harmful (mean)": track.harmful_turnover.mean(0)},
         None, f"New members of the top-{k} sets between neighbouring times (mean over {len(sample)} test images)",
-        "points replaced"), key="dyn_turnover")
+        "points replaced", colours={"helpful (mean)": HELPFUL, "harmful (mean)": HARMFUL,
+                                    "helpful + harmful (mean)": GREY}), key="dyn_turnover")
     if not noisy.any():
         st.caption("Set a label-noise fraction in the sidebar to see how flipped labels gain influence (Figure 7).")
         return
@@ -131,7 +133,9 @@ def _studies(times: list, k: int) -> None:
     st.plotly_chart(plots.time_marker_figure(
         finite, {"share of flipped labels in the top-k": share.share, "test loss": share.test_loss,
                  "random choice": np.full(len(finite), share.base_rate)},
-        None, "Flipped labels among the most influential points, and the test loss", "value"), key="dyn_noisy")
+        None, "Flipped labels among the most influential points, and the test loss", "value",
+        colours={"share of flipped labels in the top-k": FLIPPED, "test loss": SERIES[5], "random choice": GREY}),
+        key="dyn_noisy")
 
 
 def _controls(times: list) -> tuple[int, int, bool, float, tuple]:

@@ -45,9 +45,9 @@ with ui.friendly_errors("The classroom example"):
     m[2].metric("tangent prediction θ₁", f"{theta[0] + eps * influence[point, 0]:.4f}")
     m[3].metric("tangent prediction θ₀", f"{theta[1] + eps * influence[point, 1]:.4f}")
     if eps == -1.0:
+        miss = abs(theta[0] + eps * influence[point, 0] - theta_eps[0])
         st.info(f"ε = −1: point {point + 1} is **removed** — the fit is the line through the other two points "
-                f"(leave-one-out); the tangent misses it by {abs(theta[0] + eps * influence[point, 0] - theta_eps[0]):.4f}"
-                " in the slope.", icon=":material/remove_circle:")
+                f"(leave-one-out); the tangent misses it by {miss:.4f} in the slope.", icon=":material/remove_circle:")
     st.markdown(f"Fit with all weights 1: **y = {theta[0]:.4f} x + {theta[1]:.4f}**. "
                 "Influence dθ/dε of each point (slope, intercept):")
     st.dataframe(pd.DataFrame({"point": [f"{k + 1}: ({x[k]:g}, {y[k]:g})" for k in range(3)],
