@@ -9,12 +9,13 @@ import ifexplorer.ui as ui
 from ifexplorer import plots
 from ifexplorer.experiments import training_time as studies
 from ifexplorer.plots import dynamics as plots_dyn
-from ifexplorer.plots.style import FLIPPED, GREY, HARMFUL, HELPFUL, SERIES
+from ifexplorer.plots.style import FLIPPED, GREEN, GREY, HARMFUL, HELPFUL, SERIES
 from ifexplorer.ui import md_escape, url_state
 
 SAMPLE = 20  # test points over which Figures 6 and 7 average
 PLAY_SECONDS = 1.0  # the play button's default step interval
 SPEEDS = (0.25, 0.5, 1.0, 2.0)
+CURVE_HEIGHT = 280  # px: the controls, the slider and both curves fit a 1280×720 window
 
 ui.page_header("Training dynamics", r"""
 Trained by gradient flow from a network whose output starts at 0, the wide network at time $t$ is
@@ -79,18 +80,21 @@ def _at_time(t: float, i: int, k: int):
 
 def _curves(times: list, t: float, i: int, left, right) -> None:
     """Test point i's outputs (with the decision boundary) and the loss and accuracy, over the time grid, with a
-    marker at t; 280 px tall, side by side, so that both fit under the controls on a 720 px screen."""
+    marker at t; CURVE_HEIGHT px tall, side by side, so that both fit under the controls on a 720 px screen."""
     finite = np.asarray(times[:-1])
     curves = _training_curves(times)
     path = exp.memo(("path", i), lambda: studies.prediction_path(exp.model, data.X_test[i], finite))
     t_mark = min(t, finite[-1])
     names = [html.escape(str(c)) for c in data.class_names]  # plotly renders tags in text: names escaped
     left.plotly_chart(plots_dyn.prediction_curve_figure(finite, path.predictions, t_mark, names,
-                                                        f"Prediction for test #{i} over time"), key="dyn_path")
+                                                        f"Prediction for test #{i} over time", height=CURVE_HEIGHT),
+                      key="dyn_path")
     fig = plots.time_marker_figure(
         finite, {"train loss": curves.train_loss, "test loss": curves.test_loss,
-                 "test accuracy": curves.test_accuracy}, t_mark, "Loss and accuracy during training", "value")
-    fig.update_layout(height=280, margin=dict(l=10, r=10, t=36, b=10))
+                 "test accuracy": curves.test_accuracy}, t_mark, "Loss and accuracy", "value",
+        colours={"train loss": SERIES[5], "test loss": SERIES[6], "test accuracy": GREEN})
+    fig.update_layout(height=CURVE_HEIGHT, margin=dict(l=10, r=10, t=36, b=10),
+                      legend=dict(orientation="h", y=-0.3, yanchor="top", x=0, font=dict(size=11)))
     right.plotly_chart(fig, key="dyn_curves")
 
 
@@ -151,7 +155,7 @@ def _controls(times: list) -> tuple[int, int, bool, float, tuple]:
     elif t not in times:
         st.session_state["time"] = times[(st.session_state.get("dyn_range") or default_range)[0]]
     st.session_state.setdefault("dyn_k", 6)
-    c1, c2, c3, c4 = st.columns([1, 1.6, 0.9, 0.9], vertical_alignment="bottom")
+    c1, c2, c3, c4 = st.columns([1, 1.6, 0.7, 1.1], vertical_alignment="bottom")
     with c1:
         i = ui.test_index_input(exp)
     with c2:
@@ -159,13 +163,13 @@ def _controls(times: list) -> tuple[int, int, bool, float, tuple]:
     with c3:
         playing = st.toggle("Play", key="dyn_play", help="Steps the time slider through the play range, then "
                                                          "starts the range again.")
-    with c4:
+    with c4.popover("Speed and range", icon=":material/tune:", width="stretch"):
         speed = st.selectbox("Step every", SPEEDS, index=SPEEDS.index(PLAY_SECONDS), key="dyn_speed",
                              format_func=lambda s: f"{s:g} s")
-    window = st.select_slider("Play range", options=range(len(times)), value=default_range, key="dyn_range",
-                              format_func=lambda j: _fmt_t(times[j]),
-                              help="Play steps from the first to the last time chosen here. By default it starts "
-                                   "where the training loss begins to fall (earlier, nothing changes).")
+        window = st.select_slider("Play range", options=range(len(times)), value=default_range, key="dyn_range",
+                                  format_func=lambda j: _fmt_t(times[j]),
+                                  help="Play steps from the first to the last time chosen here. By default it "
+                                       "starts where the training loss begins to fall (earlier, nothing changes).")
     return i, int(k), playing, float(speed), (int(window[0]), int(window[1]))
 
 

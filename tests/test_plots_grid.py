@@ -38,9 +38,13 @@ def test_the_row_images_are_exactly_the_composed_thumbnails():
     frames = [None, "flipped", None, "harmful", None, None, "helpful"]
     fig = thumbnail_grid_figure(images, idx, per_row=4, size_px=32, frames=frames)
     strips = [_decoded(im.source) for im in fig.layout.images]
-    assert len(strips) == 2
-    np.testing.assert_array_equal(strips[0], compose_grid(images[:4], per_row=4, size_px=32, frames=frames[:4]))
-    np.testing.assert_array_equal(strips[1], compose_grid(images[4:], per_row=4, size_px=32, frames=frames[4:]))
+    assert len(strips) == 2 and strips[0].shape[2] == 4
+    np.testing.assert_array_equal(strips[0][..., :3], compose_grid(images[:4], per_row=4, size_px=32,
+                                                                   frames=frames[:4]))
+    np.testing.assert_array_equal(strips[1][..., :3], compose_grid(images[4:], per_row=4, size_px=32,
+                                                                   frames=frames[4:]))
+    gaps = (np.arange(strips[0].shape[1]) % 36) >= 32  # the 4 px between cells show the page behind
+    assert (strips[0][:, gaps, 3] == 0).all() and (strips[0][:, ~gaps, 3] == 255).all()
 
 
 def test_captions_are_literal_and_cut_to_the_cell():

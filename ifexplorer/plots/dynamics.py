@@ -6,7 +6,9 @@ import numpy as np
 import plotly.graph_objects as go
 
 from .influence import time_marker_figure
-from .style import SIDE_COLOURS
+from .style import SERIES, SIDE_COLOURS
+
+PREDICTION = SERIES[6]  # one output's curve: not helpful's blue nor harmful's red
 
 
 def prediction_curve_figure(times, predictions, t: float | None, class_names, title: str,
@@ -20,8 +22,9 @@ def prediction_curve_figure(times, predictions, t: float | None, class_names, ti
         series = {"f_t(x)": p}
     else:
         series = {f"class {names[c]}": p[:, c] for c in range(min(p.shape[1], 10))}
-    fig = time_marker_figure(times, series, t, title, "output f_t(x)")
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=36, b=10))
+    fig = time_marker_figure(times, series, t, title, "output f_t(x)",
+                             colours={"f_t(x)": PREDICTION} if p.ndim == 1 else None)
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=36, b=10), showlegend=p.ndim > 1)
     if p.ndim == 1:
         top = max(1.05 * float(np.nanmax(np.abs(p))), 1e-3)
         fig.update_yaxes(range=[-top, top])

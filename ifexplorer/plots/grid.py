@@ -61,7 +61,8 @@ def thumbnail_grid_figure(images, indices, per_row: int, size_px: int, captions=
         part = slice(r * per_row, min(k, (r + 1) * per_row))
         strip = compose_grid(images[part], per_row=per_row, size_px=size_px,
                              frames=None if frames is None else list(frames)[part], gap=gap)
-        fig.add_layout_image(source=_png(strip), xref="x", yref="y", x=0, y=r * pitch_y, sizex=strip.shape[1],
+        fig.add_layout_image(source=_png(_transparent_gaps(strip, size_px, gap)), xref="x", yref="y", x=0,
+                             y=r * pitch_y, sizex=strip.shape[1],
                              sizey=strip.shape[0], xanchor="left", yanchor="top", layer="below", sizing="stretch")
     pos = np.arange(k)
     cx = (pos % per_row) * pitch_x + size_px / 2
@@ -86,6 +87,14 @@ def thumbnail_grid_figure(images, indices, per_row: int, size_px: int, captions=
 def grid_width(count: int, per_row: int, size_px: int, gap: int = DEFAULT_GAP) -> int:
     """The figure's width in px (what st.plotly_chart's width must be for 1:1 pixels)."""
     return min(count, per_row) * (size_px + gap) - gap
+
+
+def _transparent_gaps(strip: np.ndarray, size_px: int, gap: int) -> np.ndarray:
+    """RGBA of a one-row strip with the gaps between cells (and under short thumbnails' cells nothing else)
+    transparent: the page's own background shows there, light or dark."""
+    alpha = np.full(strip.shape[:2], 255, np.uint8)
+    alpha[:, (np.arange(strip.shape[1]) % (size_px + gap)) >= size_px] = 0
+    return np.dstack([strip, alpha])
 
 
 def _png(rgb: np.ndarray) -> str:
