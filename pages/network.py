@@ -73,7 +73,8 @@ def _settings(n_all: int, m_all: int) -> Settings:
     st.caption(f"**λ here ({reg:g}) is the finite network's own, not the sidebar's (λ = {exp.config.reg:g}, the NTK "
                "model of the other pages).** Gradient descent needs more steps as λ shrinks (the loss's "
                "condition number grows like 1/λ), so a real network at the sidebar's λ would take far longer to "
-               "train and retrain; 0.1 keeps the check to minutes. The NTK influence compared here is computed at this page's λ.")
+               "train and retrain; 0.1 keeps the check to minutes. The NTK influence compared here is computed at "
+               "this page's λ.")
     return Settings(int(n_train), float(reg), int(n_retrain), tuple(sorted(widths)), int(n_test), tuple(methods))
 
 
