@@ -87,7 +87,7 @@ def training_grid(exp, members, scores=None, *, key: str, size: int | None = Non
         if scores is not None:
             lines.append(fmt(float(scores[n])))
         if own:
-            lines.append(Path(str(ids[j])).name)
+            lines.append(file_caption(str(ids[j]), size))
         captions.append(tuple(lines))
         hover.append(exp.train_caption(j, None if scores is None else float(scores[n])) + f" · {ids[j]}")
     frames = ["flipped" if noisy[j] else None for j in members]
@@ -96,6 +96,17 @@ def training_grid(exp, members, scores=None, *, key: str, size: int | None = Non
         colours = [HELPFUL if s > 0 else HARMFUL if s < 0 else None for s in np.asarray(scores, float)]
     grid(exp.data.images_train[members], members, key=key, on_pick=ask_training_point, size=size, per_row=per_row,
          captions=captions, frames=frames, hover=hover, caption_colours=colours)
+
+
+def file_caption(sample_id: str, size: int) -> str:
+    """A file name that fits under a thumbnail of `size` px: the name, else its stem, else "…" and the stem's end
+    (where numbered files differ: "…o_0123")."""
+    fit = chars_that_fit(size)
+    name = Path(sample_id).name
+    if len(name) <= fit:
+        return name
+    stem = Path(name).stem
+    return stem if len(stem) <= fit else "…" + stem[-(fit - 1):]
 
 
 def training_table(exp, members, **columns) -> pd.DataFrame:

@@ -254,3 +254,46 @@ def test_dynamics_verdict_class_sides_link_time_and_play_range():
     at.run()
     assert float(at.select_slider(key="time").value) == times[4]
     assert at.query_params["t"] in (f"{times[4]:.6g}", [f"{times[4]:.6g}"])
+
+
+def _zip(names=("cats", "dogs"), n_per_class=8) -> bytes:
+    import zipfile
+
+    from PIL import Image
+
+    rng = np.random.default_rng(3)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for k, cls in enumerate(names):
+            for j in range(n_per_class):
+                png = io.BytesIO()
+                Image.fromarray(np.clip(60 + 120 * k + rng.normal(0, 30, (12, 12)), 0, 255).astype(np.uint8)).save(
+                    png, format="PNG")
+                zf.writestr(f"{cls}/photo_{k}{j:02d}.png", png.getvalue())
+    return buf.getvalue()
+
+
+def test_an_upload_shows_its_file_names_in_captions_tables_and_its_link():
+    from ifexplorer.ui import dataset_menu
+
+    at = _app(page="pages/gallery.py")
+    at.selectbox(key="dataset").set_value(dataset_menu.OWN).run()
+    data = _zip()
+    at.file_uploader[0].set_value(("pets.zip", data, "application/zip")).run()
+    _ok(at)
+    exp = experiment.get_experiment(at.session_state[experiment_config_key()], data)
+    ids = exp.data.ids_train
+    assert all(str(i).startswith(("cats/", "dogs/")) for i in ids)  # the archive's own paths
+    spec = json.loads([c for c in at.get("plotly_chart") if c.proto.id.endswith("-topk_table_help")][0].proto.spec)
+    members = [int(v) for v in _customdata(spec["data"][0]["customdata"])]
+    captions = [t for tr in spec["data"][1:] for t in tr["text"]]
+    from ifexplorer.ui.components import file_caption
+
+    shown = [file_caption(str(ids[j]), 72) for j in members]
+    assert all(Path(str(ids[j])).stem.endswith(c.lstrip("…")) for j, c in zip(members, shown))
+    assert shown == [c for c in captions if c in shown] and len(set(shown)) == len(shown)
+    table = _topk(at)
+    assert list(table["sample id"]) == [str(ids[j]) for j in table["training #"]]
+    assert experiment.sha256(data).startswith(at.query_params["up"][0] if isinstance(at.query_params["up"], list)
+                                                   else at.query_params["up"])
+    assert at.query_params["ds"] in ("upload", ["upload"])
