@@ -234,14 +234,14 @@ def _groups(i: int, row) -> None:
 
 # ------------------------------------------------------------------------------------------------ suspicious points
 def suspicious_table(si, order) -> pd.DataFrame:
-    """The ranked training points with sample ids, self-influence and the suggested label (the model's
-    leave-one-out prediction is not needed: the fitted model's own class for the point, which a large
-    self-influence says disagrees with the label it was given)."""
-    suggested = exp.class_of(exp.train_outputs())
+    """The ranked training points with sample ids, self-influence and the suggested label: the class the model
+    trained WITHOUT the point predicts for it, f⁻ⁱ(xᵢ) = yᵢ − αᵢ/Qᵢᵢ (exact, theory §4; the model trained with
+    it mostly repeats the label it was given, flipped or not)."""
+    loo = exp.memo("loo_train_class", lambda: exp.class_of(data.y_train - exp.model.loo_residuals()))
     table = components.training_table(exp, order, self_influence=si[order])
     table.insert(0, "rank", np.arange(1, len(order) + 1))
-    table["suggested label"] = [exp.class_name(c) for c in suggested[order]]
-    table["model disagrees"] = suggested[order] != exp.train_class()[order]
+    table["suggested label"] = [exp.class_name(c) for c in loo[order]]
+    table["label disputed"] = loo[order] != exp.train_class()[order]
     return table
 
 
@@ -250,7 +250,8 @@ def _suspicious() -> None:
     exportable; with label noise, how many flipped labels they hold."""
     st.subheader("Suspicious training points")
     st.caption("Ranked by self-influence I(i, xᵢ): how much a point's own loss grows when it is left out. "
-               "Click an image to open it.")
+               "Suggested label: what the model trained without the point predicts for it. Click an image (or a "
+               "row, or a bar) to open it; click a column header to sort.")
     ui.flip_legend(exp)
     si = exp.self_influence()
     n = len(si)
