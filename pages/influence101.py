@@ -5,6 +5,7 @@ import streamlit as st
 
 import ifexplorer.ui as ui
 from ifexplorer import classroom, plots
+from ifexplorer.ui import url_state
 
 ui.page_header("Influence 101", intro=(
     "**Influence** asks: if one training point counted a little more (or were removed), how "
@@ -18,6 +19,7 @@ residual $r_k = y_k - \theta\cdot z_k$. Removing the point is $\varepsilon = -1$
 approximation.
 """)
 
+url_state.keep_only(set())  # no other page's selection in this page's link
 with ui.friendly_errors("The classroom example"):
     x, y = classroom.example_points()
     c1, c2 = st.columns([1, 2])

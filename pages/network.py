@@ -11,6 +11,7 @@ import ifexplorer.ui as ui
 from ifexplorer.device import resolve_device
 from ifexplorer.experiments.network_check import METHODS, figures, run_validation, training_subset
 from ifexplorer.plots.network import LABELS
+from ifexplorer.ui import url_state
 
 ui.page_header("Network check", r"""
 Everything else in this app uses the infinitely wide network (the NTK). Here a real two-layer ReLU network of
@@ -185,6 +186,7 @@ def _results(result) -> None:
                        file_name="network_check.json", mime="application/json", key="net_download")
 
 
+url_state.keep_only(set())  # no other page's selection in this page's link
 with ui.friendly_errors("The network check"):
     exp = ui.current_experiment()
     data = exp.data

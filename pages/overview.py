@@ -3,7 +3,7 @@ import numpy as np
 import streamlit as st
 
 import ifexplorer.ui as ui
-from ifexplorer.ui import md_escape
+from ifexplorer.ui import md_escape, url_state
 
 ui.page_header("IF Explorer", intro=(
     "Which training images made the network say *this*? For a wide two-layer ReLU network "
@@ -48,6 +48,7 @@ def _sample() -> None:
                  icon=":material/school:")
 
 
+url_state.keep_only(set())  # no other page's selection in this page's link
 with ui.friendly_errors("The overview"):
     _summary()
     _sample()

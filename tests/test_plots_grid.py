@@ -57,7 +57,7 @@ def test_captions_are_literal_and_cut_to_the_cell():
     cut = [t for t in texts if t.startswith("a-very")][0]
     assert cut.endswith("…") and len(cut) == chars_that_fit(96) and long.startswith(cut[:-1])
     assert fig.data[0].hovertext[0] == "&lt;i&gt;cat&lt;/i&gt; &amp; dog"
-    assert shorten("+0.031", 48) == "+0.031" and chars_that_fit(160) * 0.6 * CAPTION_FONT <= 164
+    assert shorten("+0.031", 48) == "+0.031" and chars_that_fit(160) * 0.55 * CAPTION_FONT <= 164
 
 
 def test_caption_colours_group_into_traces_with_the_right_captions():
