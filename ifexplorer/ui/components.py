@@ -125,11 +125,13 @@ def training_table(exp, members, **columns) -> pd.DataFrame:
 
 
 def influence_rows(exp, top, *, when: str = "training images", size: int | None = None, budget_px: int = 620,
-                   table_key: str = "topk_table", no_harmful: str = "No training image hurts this prediction.") -> None:
+                   per_row: int | None = None, table_key: str = "topk_table",
+                   no_harmful: str = "No training image hurts this prediction.") -> None:
     """The most helpful and most harmful training images of one test point (a TopInfluences) as clickable grids
     (click: the reverse view), then the same as a table with sample ids.
 
-    when: completes the headings, "Most helpful <when> (k)"; table_key: the dataframe's key (grids: +"_help",
+    when: completes the headings, "Most helpful <when> (k)"; size: thumbnail px (default: the sidebar's); per_row:
+    thumbnails per row (default: as many as fit budget_px); table_key: the dataframe's key (grids: +"_help",
     +"_harm")."""
     for kind, members, scores, colour in (("helpful", top.helpful, top.helpful_scores, "blue"),
                                           ("harmful", top.harmful, top.harmful_scores, "red")):
@@ -137,7 +139,8 @@ def influence_rows(exp, top, *, when: str = "training images", size: int | None 
         if kind == "helpful":
             flip_legend(exp)
         if len(members):
-            training_grid(exp, members, scores, key=f"{table_key}_{kind[:4]}", size=size, budget_px=budget_px)
+            training_grid(exp, members, scores, key=f"{table_key}_{kind[:4]}", size=size, budget_px=budget_px,
+                          per_row=per_row)
         else:
             st.caption(no_harmful)
     members = np.concatenate([top.helpful, top.harmful]).astype(int)
