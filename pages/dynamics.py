@@ -8,10 +8,14 @@ import streamlit as st
 import ifexplorer.ui as ui
 from ifexplorer import plots
 from ifexplorer.experiments import training_time as studies
-from ifexplorer.ui import md_escape
+from ifexplorer.plots import dynamics as plots_dyn
+from ifexplorer.plots.style import FLIPPED, GREEN, GREY, HARMFUL, HELPFUL, SERIES
+from ifexplorer.ui import md_escape, url_state
 
 SAMPLE = 20  # test points over which Figures 6 and 7 average
-PLAY_SECONDS = 1.0  # the play button's step interval
+PLAY_SECONDS = 1.0  # the play button's default step interval
+SPEEDS = (0.25, 0.5, 1.0, 2.0)
+CURVE_HEIGHT = 280  # px: the controls, the slider and both curves fit a 1280×720 window
 
 ui.page_header("Training dynamics", r"""
 Trained by gradient flow from a network whose output starts at 0, the wide network at time $t$ is
@@ -37,24 +41,30 @@ def _fmt_t(t: float) -> str:
     return "∞ (fully trained)" if math.isinf(t) else f"{t:.3g}"
 
 
-def _panel(times: list, i: int, k: int) -> None:
-    """The test image, its prediction and top-k sets at the chosen t, the curves, the mislabel detection.
-    A fragment: moving the slider reruns only this panel; while playing it also reruns on a timer."""
-    if st.session_state.get("dyn_play"):  # one play step: the next time on the grid, after ∞ back to the start
-        st.session_state["time"] = times[(times.index(st.session_state["time"]) + 1) % len(times)]
+def _panel(times: list, i: int, k: int, window: tuple) -> None:
+    """The chosen t, the test image with its verdict, both curves (on one screen, so the marker can be watched
+    while playing), then the top-k sets at t. A fragment: the slider reruns only this panel; while playing it
+    also reruns on a timer, stepping t through the play range (window: first, last time)."""
+    ui.components.open_after_fragment_click()
+    lo, hi = window
+    if st.session_state.get("dyn_play"):  # one play step: the next time of the range, after its end back to its start
+        at = times.index(st.session_state["time"])
+        st.session_state["time"] = times[lo if at >= hi or at < lo else at + 1]
     t = st.select_slider("Training time t (log scale)", options=times, key="time", format_func=_fmt_t)
+    url_state.publish_page(test=i, dk=k, t=t)
     out, top = exp.memo(("time_panel", t, i, k), lambda: _at_time(t, i, k))
-    pred = exp.class_of(out[None, :] if out.size > 1 else out)[0]
-    left, right = st.columns([1, 4], gap="large")
+    label = int(exp.test_true_class()[i])
+    pred, correct = plots_dyn.verdict(out, label)
+    left, mid, right = st.columns([1, 2, 2], gap="medium")
     with left:
-        ui.show_image(data.images_test[i], f"test #{i} · label {exp.class_name(exp.test_true_class()[i])}", 150)
-        outputs = ", ".join(f"{v:+.3f}" for v in out[:10])
-        st.metric("Prediction", md_escape(exp.class_name(pred)), help=f"At t = {_fmt_t(t)}: f_t(x) = {outputs}")
-        st.caption(f"f_t(x) = {outputs}")
-    with right:
-        ui.influence_rows(exp, top, when=f"at t = {_fmt_t(t)}", size=72, per_row=max(8, k), table_key="dyn_table",
-                          no_harmful="No harmful training points at this time (at t = 0 nothing has been learned).")
-    _curves(times, t, i)
+        ui.show_image(data.images_test[i], f"test #{i}", 110)
+        badge = ":green-badge[:material/check_circle: correct]" if correct else ":red-badge[:material/cancel: wrong]"
+        st.markdown(f"label **{md_escape(exp.class_name(label))}**  \npredicts **{md_escape(exp.class_name(pred))}** "
+                    f"{badge}  \nat t = {_fmt_t(t)}")
+        st.caption("f_t(x) = " + ", ".join(f"{v:+.3f}" for v in out[:10]))
+    _curves(times, t, i, mid, right)
+    ui.influence_rows(exp, top, when=f"at t = {_fmt_t(t)}", table_key="dyn_table", budget_px=860,
+                      no_harmful="No harmful training points at this time (at t = 0 nothing has been learned).")
     if noisy.any():
         found = exp.memo(("mislabel_detection", t), lambda: studies.mislabel_detection(exp.model, noisy, t))
         st.caption(f"Self-influence at t = {_fmt_t(t)} finds flipped labels with ROC AUC **{found.auc:.2f}** "
@@ -68,22 +78,39 @@ def _at_time(t: float, i: int, k: int):
     return np.atleast_1d(view.predict(x)[0]), view.top_influences(x[0], y[0], k)
 
 
-def _curves(times: list, t: float, i: int) -> None:
-    """Loss and accuracy, and test point i's outputs, over the time grid, with a marker at t."""
+def _curves(times: list, t: float, i: int, left, right) -> None:
+    """Test point i's outputs (with the decision boundary) and the loss and accuracy, over the time grid, with a
+    marker at t; CURVE_HEIGHT px tall, side by side, so that both fit under the controls on a 720 px screen."""
     finite = np.asarray(times[:-1])
-    curves = exp.memo("curves", lambda: studies.training_curves(exp.model, data.X_test, data.y_test, finite))
+    curves = _training_curves(times)
     path = exp.memo(("path", i), lambda: studies.prediction_path(exp.model, data.X_test[i], finite))
     t_mark = min(t, finite[-1])
-    left, right = st.columns(2)
-    left.plotly_chart(plots.time_marker_figure(
+    names = [html.escape(str(c)) for c in data.class_names]  # plotly renders tags in text: names escaped
+    left.plotly_chart(plots_dyn.prediction_curve_figure(finite, path.predictions, t_mark, names,
+                                                        f"Prediction for test #{i} over time", height=CURVE_HEIGHT),
+                      key="dyn_path")
+    fig = plots.time_marker_figure(
         finite, {"train loss": curves.train_loss, "test loss": curves.test_loss,
-                 "test accuracy": curves.test_accuracy}, t_mark, "Loss and accuracy during training", "value"),
-        key="dyn_curves")
-    preds = np.asarray(path.predictions)
-    series = ({"f_t(x)": preds} if preds.ndim == 1 else  # plotly renders tags in legend text: names escaped
-              {f"class {html.escape(exp.class_name(c))}": preds[:, c] for c in range(min(preds.shape[1], 10))})
-    right.plotly_chart(plots.time_marker_figure(finite, series, t_mark, f"Prediction for test #{i} over time",
-                                                "output f_t(x)"), key="dyn_path")
+                 "test accuracy": curves.test_accuracy}, t_mark, "Loss and accuracy", "value",
+        colours={"train loss": SERIES[5], "test loss": SERIES[6], "test accuracy": GREEN})
+    fig.update_layout(height=CURVE_HEIGHT, margin=dict(l=10, r=10, t=36, b=10),
+                      legend=dict(orientation="h", y=-0.3, yanchor="top", x=0, font=dict(size=11)))
+    right.plotly_chart(fig, key="dyn_curves")
+
+
+def _training_curves(times: list):
+    finite = np.asarray(times[:-1])
+    return exp.memo("curves", lambda: studies.training_curves(exp.model, data.X_test, data.y_test, finite))
+
+
+def default_play_range(times: list, train_loss) -> tuple:
+    """(first, last) position in `times` of the play range: from the last grid time before the training loss has
+    fallen by 2 % of its total fall (earlier, nothing visible changes) to ∞ (the last)."""
+    loss = np.asarray(train_loss, dtype=np.float64)
+    drop = loss[0] - loss.min()
+    moved = np.flatnonzero(loss[0] - loss >= 0.02 * drop) if drop > 0 else np.array([0])
+    first = max(0, int(moved[0]) - 1) if len(moved) else 0
+    return first, len(times) - 1
 
 
 def _studies(times: list, k: int) -> None:
@@ -99,7 +126,8 @@ def _studies(times: list, k: int) -> None:
                      "helpful (mean)": track.helpful_turnover.mean(0),
                      "harmful (mean)": track.harmful_turnover.mean(0)},
         None, f"New members of the top-{k} sets between neighbouring times (mean over {len(sample)} test images)",
-        "points replaced"), key="dyn_turnover")
+        "points replaced", colours={"helpful (mean)": HELPFUL, "harmful (mean)": HARMFUL,
+                                    "helpful + harmful (mean)": GREY}), key="dyn_turnover")
     if not noisy.any():
         st.caption("Set a label-noise fraction in the sidebar to see how flipped labels gain influence (Figure 7).")
         return
@@ -109,28 +137,47 @@ def _studies(times: list, k: int) -> None:
     st.plotly_chart(plots.time_marker_figure(
         finite, {"share of flipped labels in the top-k": share.share, "test loss": share.test_loss,
                  "random choice": np.full(len(finite), share.base_rate)},
-        None, "Flipped labels among the most influential points, and the test loss", "value"), key="dyn_noisy")
+        None, "Flipped labels among the most influential points, and the test loss", "value",
+        colours={"share of flipped labels in the top-k": FLIPPED, "test loss": SERIES[5], "random choice": GREY}),
+        key="dyn_noisy")
 
 
-def _controls(times: list) -> tuple[int, int, bool]:
-    """(test index, k, playing) from the row above the panel; the time starts mid-grid."""
-    if st.session_state.get("time") not in times:  # first visit, or a new model with its own time grid
-        st.session_state["time"] = times[len(times) // 2]
-    c1, c2, c3 = st.columns([1, 2, 1], vertical_alignment="bottom")
+def _controls(times: list) -> tuple[int, int, bool, float, tuple]:
+    """(test index, k, playing, seconds per step, play range) from the rows above the panel; the time starts at
+    the beginning of the play range (a link's t, snapped to the nearest grid time, wins)."""
+    curves = _training_curves(times)
+    default_range = default_play_range(times, curves.train_loss)
+    t = st.session_state.get("time")
+    if isinstance(t, float) and t not in times:  # a link's t, or a new model's grid
+        finite = np.asarray(times[:-1])
+        st.session_state["time"] = (times[-1] if math.isinf(t) else
+                                    times[int(np.argmin(np.abs(np.log(finite) - math.log(max(t, 1e-300)))))])
+    elif t not in times:
+        st.session_state["time"] = times[(st.session_state.get("dyn_range") or default_range)[0]]
+    st.session_state.setdefault("dyn_k", 6)
+    c1, c2, c3, c4 = st.columns([1, 1.6, 0.7, 1.1], vertical_alignment="bottom")
     with c1:
         i = ui.test_index_input(exp)
     with c2:
-        k = st.slider("How many neighbours (k)", 1, 12, 6, key="dyn_k")
+        k = st.slider("How many neighbours (k)", 1, 12, key="dyn_k")
     with c3:
-        playing = st.toggle("Play: step t forward", key="dyn_play", help=f"Moves the time slider one step every "
-                            f"{PLAY_SECONDS:g} s (back to the start after ∞).")
-    return i, int(k), playing
+        playing = st.toggle("Play", key="dyn_play", help="Steps the time slider through the play range, then "
+                                                         "starts the range again.")
+    with c4.popover("Speed and range", icon=":material/tune:", width="stretch"):
+        speed = st.selectbox("Step every", SPEEDS, index=SPEEDS.index(PLAY_SECONDS), key="dyn_speed",
+                             format_func=lambda s: f"{s:g} s")
+        window = st.select_slider("Play range", options=range(len(times)), value=default_range, key="dyn_range",
+                                  format_func=lambda j: _fmt_t(times[j]),
+                                  help="Play steps from the first to the last time chosen here. By default it "
+                                       "starts where the training loss begins to fall (earlier, nothing changes).")
+    return i, int(k), playing, float(speed), (int(window[0]), int(window[1]))
 
 
 with ui.friendly_errors("The training-dynamics view"):
     ui.with_progress(exp, "eigh", "Eigendecomposition of the kernel (once per model)",
                      lambda progress: exp.model.eigendecomposition(progress))
     grid = exp.memo("times", _times)
-    test, neighbours, play = _controls(grid)
-    st.fragment(_panel, run_every=PLAY_SECONDS if play else None)(grid, test, neighbours)
+    test, neighbours, play, seconds, play_range = _controls(grid)
+    url_state.keep_only({"test", "dk", "t"})
+    st.fragment(_panel, run_every=seconds if play else None)(grid, test, neighbours, play_range)
     _studies(grid, neighbours)

@@ -5,6 +5,7 @@ import streamlit as st
 
 import ifexplorer.ui as ui
 from ifexplorer import classroom, plots
+from ifexplorer.ui import url_state
 
 ui.page_header("Influence 101", intro=(
     "**Influence** asks: if one training point counted a little more (or were removed), how "
@@ -18,16 +19,19 @@ residual $r_k = y_k - \theta\cdot z_k$. Removing the point is $\varepsilon = -1$
 approximation.
 """)
 
+url_state.keep_only(set())  # no other page's selection in this page's link
 with ui.friendly_errors("The classroom example"):
     x, y = classroom.example_points()
     c1, c2 = st.columns([1, 2])
     point = c1.radio("Point to re-weight", [0, 1, 2], index=0, key="c101_point", horizontal=True,
                      format_func=lambda k: f"{k + 1}: ({x[k]:g}, {y[k]:g})")
-    eps = c2.slider("ε (extra weight; −1 removes the point)", -0.95, 3.0, 0.0, 0.05, key="c101_eps")
+    eps = c2.slider("ε (extra weight; −1 removes the point)", -1.0, 3.0, 0.0, 0.05, key="c101_eps",
+                    help="Weight 1 + ε: at ε = −1 the point has weight 0, and the fit is the line through the other "
+                         "two points (leave-one-out, exactly).")
     theta = classroom.weighted_fit(x, y, np.ones(3))
     theta_eps = classroom.weighted_fit(x, y, np.ones(3) + eps * np.eye(3)[point])
     influence = classroom.parameter_influence(x, y)
-    grid = np.linspace(-0.95, 3.0, 80)
+    grid = np.linspace(-1.0, 3.0, 81)
     curve = classroom.response_curve(x, y, point, grid)
 
     left, right = st.columns(2)
@@ -42,6 +46,10 @@ with ui.friendly_errors("The classroom example"):
                 delta_color="off")
     m[2].metric("tangent prediction θ₁", f"{theta[0] + eps * influence[point, 0]:.4f}")
     m[3].metric("tangent prediction θ₀", f"{theta[1] + eps * influence[point, 1]:.4f}")
+    if eps == -1.0:
+        miss = abs(theta[0] + eps * influence[point, 0] - theta_eps[0])
+        st.info(f"ε = −1: point {point + 1} is **removed** — the fit is the line through the other two points "
+                f"(leave-one-out); the tangent misses it by {miss:.4f} in the slope.", icon=":material/remove_circle:")
     st.markdown(f"Fit with all weights 1: **y = {theta[0]:.4f} x + {theta[1]:.4f}**. "
                 "Influence dθ/dε of each point (slope, intercept):")
     st.dataframe(pd.DataFrame({"point": [f"{k + 1}: ({x[k]:g}, {y[k]:g})" for k in range(3)],

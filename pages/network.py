@@ -1,7 +1,9 @@
 """Network check: does the NTK influence match real leave-one-out retraining of a finite network?"""
 import json
+import time
 from typing import NamedTuple
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -9,6 +11,7 @@ import ifexplorer.ui as ui
 from ifexplorer.device import resolve_device
 from ifexplorer.experiments.network_check import METHODS, figures, run_validation, training_subset
 from ifexplorer.plots.network import LABELS
+from ifexplorer.ui import url_state
 
 ui.page_header("Network check", r"""
 Everything else in this app uses the infinitely wide network (the NTK). Here a real two-layer ReLU network of
@@ -63,12 +66,54 @@ def _settings(n_all: int, m_all: int) -> Settings:
     n_retrain = c3.number_input("Retrained points per width", 2, max(2, min(200, n_train)), min(12, max(2, n_train)),
                                 key="net_n_retrain")
     n_test = c4.number_input("Test points", 1, min(20, m_all), min(3, m_all), key="net_n_test")
-    c5, c6 = st.columns([1, 2])  # four estimate chips need two thirds of a 1280 px window
-    widths = c5.multiselect("Widths", WIDTHS, default=[256, 1024] if not GPU else [1024, 4096, 16384],
-                            key="net_widths")
-    methods = c6.multiselect("Estimates", list(METHODS), default=list(METHODS), format_func=LABELS.get,
-                             key="net_methods")
+    # pills wrap onto a second line instead of clipping (a multiselect cut LiSSA and CG at 1280 px)
+    widths = st.pills("Widths", WIDTHS, selection_mode="multi", default=[256, 1024] if not GPU else [1024, 4096, 16384],
+                      key="net_widths")
+    methods = st.pills("Estimates", list(METHODS), selection_mode="multi", default=list(METHODS),
+                       format_func=LABELS.get, key="net_methods")
+    st.caption(f"**λ here ({reg:g}) is the finite network's own, not the sidebar's (λ = {exp.config.reg:g}, the NTK "
+               "model of the other pages).** Gradient descent needs more steps as λ shrinks (the loss's "
+               "condition number grows like 1/λ), so a real network at the sidebar's λ would take far longer to "
+               "train and retrain; 0.1 keeps the check to minutes. The NTK influence compared here is computed at "
+               "this page's λ.")
     return Settings(int(n_train), float(reg), int(n_retrain), tuple(sorted(widths)), int(n_test), tuple(methods))
+
+
+def timed(progress):
+    """progress(fraction, message) with "about N s left" appended (elapsed / fraction · (1 − fraction))."""
+    start = time.perf_counter()
+
+    def report(fraction: float, message: str) -> None:
+        elapsed = time.perf_counter() - start
+        left = elapsed / fraction * (1 - fraction) if fraction > 0.02 else None
+        eta = f" · about {_duration(left)} left" if left is not None and fraction < 1 else ""
+        progress(fraction, f"{message}{eta} ({_duration(elapsed)} so far)")
+    return report
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+
+
+def stop_soon(progress, should_stop):
+    """progress that ends the study at the first report after Stop (every 25-50 gradient steps: well within a
+    second): once, it raises KeyboardInterrupt, which the study's retraining and width loops catch keeping every
+    finished retrain; the networks being trained at that moment are dropped."""
+    raised = []
+
+    def report(fraction: float, message: str) -> None:
+        progress(fraction, message)
+        if should_stop() and not raised:
+            raised.append(True)
+            raise KeyboardInterrupt
+    return report
+
+
+def scale_ratio(predicted, actual) -> float:
+    """The least-squares factor a with predicted ≈ a · actual: 1 = the right size, 0.33 = three times too small
+    (a correlation cannot see it: Pearson's r is the same for any a > 0)."""
+    p, a = np.ravel(predicted), np.ravel(actual)
+    return float(p @ a / (a @ a)) if a @ a > 0 else float("nan")
 
 
 def _run(settings: Settings):
@@ -98,7 +143,8 @@ def _run(settings: Settings):
         X, y = training_subset(data.X_train, data.y_train, settings.n_train, seed=exp.config.seed)
         return run_validation(X, y, data.X_test, data.y_test, widths=settings.widths, reg=settings.reg,
                               n_retrain=settings.n_retrain, n_test=settings.n_test, methods=settings.methods,
-                              seed=exp.config.seed, progress=progress, should_stop=should_stop)
+                              seed=exp.config.seed, progress=stop_soon(timed(progress), should_stop),
+                              should_stop=should_stop)
 
     result = ui.with_progress(exp, key, "Training and retraining the networks", compute, stoppable=True)
     stop_slot.empty()
@@ -119,6 +165,14 @@ def _results(result) -> None:
         score = largest.scores[m]
         col.metric(LABELS[m], f"{score['pearson']:.3f}",
                    help=f"Spearman {score['spearman']:.3f}; relative error {score['relative_error']:.3f}")
+    ratios = {m: scale_ratio(largest.predicted[m], largest.actual) for m in METHODS if m in largest.predicted}
+    st.markdown("**Size of each estimate against the real change** (1 = right size): " + " · ".join(
+        f"{LABELS[m]} **{r:.2f}×**" for m, r in ratios.items()))
+    st.caption("A correlation ignores scale: an estimate three times too small everywhere has the same Pearson "
+               "correlation as the right one. So a high Pearson for the IHVP does not mean its numbers are right — "
+               "the factor above says how far off their size is. The IHVP is one Newton step with the full-data "
+               "Hessian, so each point's change is shrunk by λQᵢᵢ = 1 − hᵢᵢ, its leverage (theory §5): for points "
+               "the fit leans on, several times too small.")
     st.caption(f"{result.device} · {result.seconds:.0f} s in all · activation patterns flipped during training: "
                + ", ".join(f"{100 * w.train['flip_fraction']:.1f}% at width {w.width}" for w in result.widths))
     table = pd.DataFrame(result.table())
@@ -132,6 +186,7 @@ def _results(result) -> None:
                        file_name="network_check.json", mime="application/json", key="net_download")
 
 
+url_state.keep_only(set())  # no other page's selection in this page's link
 with ui.friendly_errors("The network check"):
     exp = ui.current_experiment()
     data = exp.data

@@ -3,7 +3,7 @@ import numpy as np
 import streamlit as st
 
 import ifexplorer.ui as ui
-from ifexplorer.ui import md_escape
+from ifexplorer.ui import md_escape, url_state
 
 ui.page_header("IF Explorer", intro=(
     "Which training images made the network say *this*? For a wide two-layer ReLU network "
@@ -31,7 +31,7 @@ def _summary() -> None:
     c[3].metric("λ_min(H)", f"{lo:.3g}")
     c[4].metric("λ_max(H)", f"{hi:.3g}")
     classes = md_escape(", ".join(map(str, data.class_names)))
-    st.caption(f"Dataset **{md_escape(data.name)}** · classes {classes} · {len(data.X_test)} test points · "
+    st.caption(f"Dataset **{md_escape(data.name)}** · classes {classes} · {len(data.X_test):,} test points · "
                f"λ = {exp.config.reg:g} · {int(exp.noisy_mask().sum())} flipped training labels · "
                f"fitted in {exp.fit_seconds:.1f} s")
 
@@ -41,12 +41,14 @@ def _sample() -> None:
     st.subheader("A sample of the training data")
     n = len(exp.data.X_train)
     pick = np.sort(np.random.default_rng(0).choice(n, size=min(10, n), replace=False))
-    ui.image_row([exp.data.images_train[i] for i in pick], [exp.train_caption(i) for i in pick], size=84, per_row=10)
+    ui.components.training_grid(exp, pick, key="overview_sample", budget_px=860)
+    st.caption("Click an image to open it.")
     st.page_link("pages/gallery.py", label="Open the influence gallery", icon=":material/photo_library:")
     st.page_link("pages/influence101.py", label="New to influence functions? Start with Influence 101",
                  icon=":material/school:")
 
 
+url_state.keep_only(set())  # no other page's selection in this page's link
 with ui.friendly_errors("The overview"):
     _summary()
     _sample()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from .style import FLIPPED, GREY, HARMFUL, HELPFUL, SERIES, blank_figure
+from .style import FLIPPED, GREY, HARMFUL, HELPFUL, MARKER_LINE, SERIES, blank_figure
 
 
 def _vec(a, name: str) -> np.ndarray:
@@ -129,8 +129,11 @@ def error_vs_density_figure(log_density, error, bin_centers, bin_means, spearman
     return fig
 
 
-def time_marker_figure(times, series: dict, t: float | None, title: str, ylabel: str, log_y: bool = False) -> go.Figure:
-    """Curves over training time (log axis) with a vertical marker at the chosen t (None: no marker)."""
+def time_marker_figure(times, series: dict, t: float | None, title: str, ylabel: str, log_y: bool = False,
+                       colours: dict | None = None) -> go.Figure:
+    """Curves over training time (log axis) with a vertical marker at the chosen t (None: no marker).
+    colours: series name → colour (the palette's meaning: helpful blue, harmful red, flipped orange); the others
+    take SERIES in order."""
     tt = _vec(times, "times")
     fig = blank_figure(title, "training time t (log scale)", ylabel)
     # ten distinct colours (one per MNIST class): ours first, then Tableau's
@@ -138,9 +141,10 @@ def time_marker_figure(times, series: dict, t: float | None, title: str, ylabel:
         v = _vec(values, name)
         if v.shape != tt.shape:
             raise ValueError(f"series {name!r} has {v.shape[0]} values for {tt.shape[0]} times")
-        fig.add_scatter(x=tt, y=v, mode="lines", name=name, line=dict(color=SERIES[k % len(SERIES)]))
+        colour = (colours or {}).get(name, SERIES[k % len(SERIES)])
+        fig.add_scatter(x=tt, y=v, mode="lines", name=name, line=dict(color=colour))
     if t is not None:
-        fig.add_vline(x=float(t), line=dict(color="black", width=1.5, dash="dot"))
+        fig.add_vline(x=float(t), line=dict(color=MARKER_LINE, width=2, dash="dot"))
     fig.update_xaxes(type="log", exponentformat="power", dtick=1)  # decades only (no "2 5" minor labels)
     if log_y:
         fig.update_yaxes(type="log")

@@ -14,6 +14,7 @@ from ifexplorer.ui.experiment import (
 )
 from ifexplorer.ui.router import ensure_routed
 from ifexplorer.ui.text import md_escape
+from ifexplorer.ui.url_state import NO_DATA_KEY
 from ifexplorer.ui.widgets import (
     explain,
     fmt,
@@ -32,6 +33,9 @@ def current_experiment() -> Experiment:
     """The experiment chosen in the sidebar, fitted (once) on demand. Stops the page with a
     friendly message when there is nothing to show or the package refused the input."""
     config = st.session_state.get(CONFIG_KEY)
+    if config is None and st.session_state.get(NO_DATA_KEY):
+        st.warning(st.session_state[NO_DATA_KEY], icon=":material/link_off:")
+        st.stop()
     if config is None:
         st.info("Choose your images in the sidebar (upload an archive or name a folder) to start.",
                 icon=":material/upload_file:")
@@ -46,13 +50,13 @@ def current_experiment() -> Experiment:
 
 
 def test_index_input(exp: Experiment, label: str = "Test image #", container=None) -> int:
-    """The chosen test index, shared by every page and bound to the URL (?test=…)."""
+    """The chosen test index, shared by every page (the page puts it in its link, ?test=…, url_state)."""
     m = len(exp.data.X_test)
     if st.session_state.get("test", 0) >= m:
         st.session_state["test"] = 0
     # value="min" (= 0) rather than 0: the grid's buttons set this key through session state, and a widget with an
     # explicit default would log Streamlit's "default value and Session State" warning (with a stack) on each pick.
-    return int((container or st).number_input(label, 0, m - 1, "min", step=1, key="test", bind="query-params",
+    return int((container or st).number_input(label, 0, m - 1, "min", step=1, key="test",
                                               help="Shareable: the index is in the page URL."))
 
 

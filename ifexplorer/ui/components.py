@@ -1,18 +1,30 @@
-"""Panels that more than one page shows: the page header, the helpful / harmful image rows with their table."""
+"""Panels that more than one page shows: the page header, clickable thumbnail grids, the helpful / harmful
+image rows with their table."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
+from ifexplorer.plots.grid import chars_that_fit, grid_width, thumbnail_grid_figure
+from ifexplorer.plots.style import HARMFUL, HELPFUL
+from ifexplorer.ui import navigate
 from ifexplorer.ui.router import ensure_routed
-from ifexplorer.ui.widgets import explain, image_row
+from ifexplorer.ui.widgets import explain, fmt
+
+GRID_CONFIG = {"displayModeBar": False, "scrollZoom": False, "doubleClick": False}
+OPEN_KEY = "_open_training_point"  # session state: a grid click asked for the reverse view of this training image
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def page_header(title: str, explanation: str, intro: str | None = None) -> None:
     """Every page starts here: the run goes through app.py's router (router.ensure_routed), then the title,
-    an optional intro paragraph and the "What am I looking at?" expander (all three our own markdown)."""
+    an optional intro paragraph and the "What am I looking at?" expander (all three our own markdown). A click on
+    a training image in the previous run (OPEN_KEY) opens the reverse view first."""
     ensure_routed()
+    _follow_training_click()
     st.title(title)
     if intro:
         st.markdown(intro)
@@ -20,37 +32,162 @@ def page_header(title: str, explanation: str, intro: str | None = None) -> None:
 
 
 def flip_legend(exp) -> None:
-    """A caption explaining the ⚠ mark, when the sidebar flipped some training labels."""
+    """A caption explaining the orange frame, when the sidebar flipped some training labels."""
     noisy = exp.noisy_mask()
     if noisy.any():
-        st.caption(f"⚠ marks the {int(noisy.sum())} training labels flipped on purpose (label noise in the sidebar); "
-                   "the true class is in brackets.")
+        st.caption(f"An orange frame and ⚠ mark the {int(noisy.sum())} training labels flipped on purpose (label "
+                   "noise in the sidebar); the true class is in brackets.")
 
 
-def influence_rows(exp, top, *, when: str = "training images", size: int = 84, per_row: int = 8,
-                   table_key: str = "topk_table", no_harmful: str = "No training image hurts this prediction.") -> None:
-    """The most helpful and most harmful training images of one test point (a TopInfluences), captioned
-    "#index · label · score", then the same as a table in an expander.
+def thumb_size() -> int:
+    """The sidebar's thumbnail size (px)."""
+    from ifexplorer.ui.sidebar import thumb_size as size
 
-    when: completes the headings, "Most helpful <when> (k)"; table_key: the dataframe's widget key."""
-    data, noisy, labels = exp.data, exp.noisy_mask(), exp.train_class()
-    for kind, members, scores in (("helpful", top.helpful, top.helpful_scores),
-                                  ("harmful", top.harmful, top.harmful_scores)):
-        st.markdown(f"**Most {kind} {when} ({len(members)})**")
+    return size()
+
+
+def per_row_for(size: int, budget_px: int, at_most: int | None = None) -> int:
+    """Thumbnails of `size` px that fit a row of budget_px (at least 1, at most at_most)."""
+    n = max(1, (budget_px + 4) // (size + 4))
+    return n if at_most is None else max(1, min(n, at_most))
+
+
+def grid(images, indices, *, key: str, on_pick, size: int, per_row: int, captions=None, frames=None, hover=None,
+         caption_colours=None) -> None:
+    """A clickable thumbnail grid (plots.grid): a click calls on_pick(index) before the rerun (a Streamlit
+    callback, so it may set widget state)."""
+    fig = thumbnail_grid_figure(images, indices, per_row=per_row, size_px=size, captions=captions, frames=frames,
+                                hover=hover, caption_colours=caption_colours)
+
+    def picked() -> None:
+        j = _first_customdata(st.session_state.get(key))
+        if j is not None:
+            on_pick(j)
+
+    st.plotly_chart(fig, key=key, on_select=picked, selection_mode="points", config=GRID_CONFIG,
+                    width=grid_width(len(indices), per_row, size))
+
+
+def training_grid(exp, members, scores=None, *, key: str, size: int | None = None, budget_px: int = 620,
+                  per_row: int | None = None) -> None:
+    """Training images `members` as a clickable grid captioned "#j · label" / "score" (file name on a third
+    line for own data), flipped labels framed; a click opens the reverse view (navigate.open_training_point)."""
+    members = np.asarray(members, dtype=np.int64)
+    if len(members) == 0:
+        return
+    size = size or thumb_size()
+    per_row = per_row or per_row_for(size, budget_px)
+    noisy, labels = exp.noisy_mask(), exp.train_class()
+    own = exp.config.dataset in ("upload", "folder")
+    ids = exp.data.ids_train
+    captions, hover = [], []
+    for n, j in enumerate(members):
+        head = f"{'⚠' if noisy[j] else '#'}{j} · {exp.class_name(labels[j])}"
+        lines = [head] if len(head) <= chars_that_fit(size) else [head.split(" · ")[0], exp.class_name(labels[j])]
+        if scores is not None:
+            lines.append(fmt(float(scores[n])))
+        if own:
+            lines.append(file_caption(str(ids[j]), size))
+        captions.append(tuple(lines))
+        hover.append(exp.train_caption(j, None if scores is None else float(scores[n])) + f" · {ids[j]}")
+    frames = ["flipped" if noisy[j] else None for j in members]
+    colours = None
+    if scores is not None:
+        colours = [HELPFUL if s > 0 else HARMFUL if s < 0 else None for s in np.asarray(scores, float)]
+    grid(exp.data.images_train[members], members, key=key, on_pick=ask_training_point, size=size, per_row=per_row,
+         captions=captions, frames=frames, hover=hover, caption_colours=colours)
+
+
+def file_caption(sample_id: str, size: int) -> str:
+    """A file name that fits under a thumbnail of `size` px: the name, else its stem, else "…" and the stem's end
+    (where numbered files differ: "…o_0123")."""
+    fit = chars_that_fit(size)
+    name = Path(sample_id).name
+    if len(name) <= fit:
+        return name
+    stem = Path(name).stem
+    return stem if len(stem) <= fit else "…" + stem[-(fit - 1):]
+
+
+def training_table(exp, members, **columns) -> pd.DataFrame:
+    """training #, file / sample id, label, flipped (and the true class) for `members`, then `columns`
+    (name → values per member). A dataframe shows its cells as plain text: no escaping needed."""
+    members = np.asarray(members, dtype=np.int64)
+    noisy = exp.noisy_mask()
+    return pd.DataFrame({
+        "training #": members,
+        "sample id": [str(s) for s in exp.data.ids_train[members]],
+        "label": [exp.class_name(c) for c in exp.train_class()[members]],
+        "flipped": noisy[members],
+        "true label": [exp.class_name(c) for c in exp.data.true_labels_train[members]],
+        **columns,
+    })
+
+
+def influence_rows(exp, top, *, when: str = "training images", size: int | None = None, budget_px: int = 620,
+                   per_row: int | None = None, table_key: str = "topk_table",
+                   no_harmful: str = "No training image hurts this prediction.") -> None:
+    """The most helpful and most harmful training images of one test point (a TopInfluences) as clickable grids
+    (click: the reverse view), then the same as a table with sample ids.
+
+    when: completes the headings, "Most helpful <when> (k)"; size: thumbnail px (default: the sidebar's); per_row:
+    thumbnails per row (default: as many as fit budget_px); table_key: the dataframe's key (grids: +"_help",
+    +"_harm")."""
+    for kind, members, scores, colour in (("helpful", top.helpful, top.helpful_scores, "blue"),
+                                          ("harmful", top.harmful, top.harmful_scores, "red")):
+        st.markdown(f"**Most :{colour}[{kind}] {when} ({len(members)})**")
         if kind == "helpful":
             flip_legend(exp)
         if len(members):
-            captions = [exp.train_caption(j, s) for j, s in zip(members, scores)]
-            image_row([data.images_train[j] for j in members], captions, size=size, per_row=per_row)
+            training_grid(exp, members, scores, key=f"{table_key}_{kind[:4]}", size=size, budget_px=budget_px,
+                          per_row=per_row)
         else:
             st.caption(no_harmful)
     members = np.concatenate([top.helpful, top.harmful]).astype(int)
-    table = pd.DataFrame({  # a dataframe shows its cells as plain text: class names need no escaping here
-        "kind": ["helpful"] * len(top.helpful) + ["harmful"] * len(top.harmful),
-        "training #": members,
-        "label": [exp.class_name(labels[j]) for j in members],
-        "flipped": noisy[members],
-        "influence": np.concatenate([top.helpful_scores, top.harmful_scores]),
-    })
+    table = training_table(exp, members, influence=np.concatenate([top.helpful_scores, top.harmful_scores]))
+    table.insert(0, "kind", ["helpful"] * len(top.helpful) + ["harmful"] * len(top.harmful))
     with st.expander("As a table"):
         st.dataframe(table, hide_index=True, key=table_key)
+
+
+# ------------------------------------------------------------------------------------ opening a training image
+def ask_training_point(j: int) -> None:
+    """A grid callback: remember j; the rerun that follows opens the reverse view (page_header)."""
+    st.session_state[navigate.TRAIN_KEY] = int(j)
+    st.session_state[OPEN_KEY] = int(j)
+
+
+def reverse_view_available() -> bool:
+    return (ROOT / navigate.TRAINING_POINT_PAGE).is_file()
+
+
+def _follow_training_click() -> None:
+    j = st.session_state.pop(OPEN_KEY, None)
+    if j is None:
+        return
+    st.session_state[navigate.TRAIN_KEY] = int(j)
+    if reverse_view_available():
+        navigate.open_training_point(j)
+    st.toast(f"Training image #{j} selected (the reverse view is not part of this build).", icon=":material/info:")
+
+
+def open_after_fragment_click() -> None:
+    """In a fragment a grid click reruns only the fragment: open the reverse view from there."""
+    _follow_training_click()
+
+
+def _first_customdata(state):
+    try:
+        points = state["selection"]["points"]
+    except (KeyError, TypeError, AttributeError):
+        try:
+            points = state.selection.points
+        except AttributeError:
+            return None
+    for point in points or []:
+        data = point.get("customdata")
+        if isinstance(data, (list, tuple)):
+            data = data[0] if data else None
+        if data is not None:
+            return int(data)
+    return None

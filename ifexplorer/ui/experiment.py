@@ -357,7 +357,9 @@ def _compute(config: ExperimentConfig, upload: bytes | None, key, store: ResultS
     global FIT_COUNT
     size = f"n = {config.n_train}" if config.n_train else "default split"
     depth = f", depth {config.depth}" if config.depth != 1 else ""
-    status = st.status(f"Preparing {config.dataset} ({size}, λ = {config.reg:g}{depth})…", expanded=True)
+    slot = st.empty()  # the status box goes once the model is ready (it would otherwise stay on the page)
+    with slot:
+        status = st.status(f"Preparing {config.dataset} ({size}, λ = {config.reg:g}{depth})…", expanded=True)
     bar = status.progress(0.0, text="Waiting for the settings to settle")
     _settle(bar)
     try:
@@ -380,6 +382,7 @@ def _compute(config: ExperimentConfig, upload: bytes | None, key, store: ResultS
         FIT_COUNT += 1
     print(f"ifexplorer-ui: fit #{FIT_COUNT} {config} in {seconds:.2f} s", file=sys.stderr, flush=True)
     status.update(label=f"Model ready ({seconds:.1f} s)", state="complete", expanded=False)
+    slot.empty()
     return Experiment(config, data, model, seconds, store)
 
 
@@ -437,7 +440,9 @@ def with_progress(exp: Experiment, key, label: str, compute: Callable[..., Any],
 
     def run():
         configure_threads()
-        status = st.status(label, expanded=True)
+        slot = st.empty()  # emptied when done: a finished status box must not stay on the page
+        with slot:
+            status = st.status(label, expanded=True)
         bar = status.progress(0.0, text=label)
 
         def progress(fraction: float, message: str) -> None:
@@ -458,6 +463,7 @@ def with_progress(exp: Experiment, key, label: str, compute: Callable[..., Any],
             raise
         if not halted:  # after a stop request any Streamlit call raises again: leave the box as it is
             status.update(label=f"{label} — done", state="complete", expanded=False)
+            slot.empty()
         return result
 
     result = exp.memo(key, run, label=label[:1].lower() + label[1:])

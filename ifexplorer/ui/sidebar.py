@@ -5,7 +5,7 @@ import streamlit as st
 
 from ifexplorer import NTKInfluence, device_label
 from ifexplorer.device import format_bytes
-from ifexplorer.ui import dataset_menu
+from ifexplorer.ui import dataset_menu, url_state
 from ifexplorer.ui.experiment import ExperimentConfig, configure_threads, sha256, show_memory_caption, start_run
 from ifexplorer.ui.text import md_escape
 
@@ -30,8 +30,13 @@ def sidebar() -> tuple[ExperimentConfig | None, bytes | None]:
     the uploaded archive's bytes, if any. Starts the session's run in the shared store (releases what its
     previous run pinned)."""
     start_run()
+    url_state.restore()  # a link's settings, once per session, before any widget is drawn
+    st.session_state.pop(url_state.NO_DATA_KEY, None)
+    for key, default in (("reg", DEFAULT_REG), ("noise", 0.0), ("seed", 0)):
+        st.session_state.setdefault(key, default)  # defaults here, not in the widgets: a link may have set them
     with st.sidebar:
         st.subheader("Experiment")
+        _link_notices()
         label = st.selectbox("Dataset", dataset_menu.LABELS, key="dataset", on_change=_reset_sizes)
         c = dataset_menu.choice(label)
         source, filename, upload, name = c.path, None, None, c.name  # c.path: an IDX / CIFAR-10 folder entry
@@ -46,22 +51,56 @@ def sidebar() -> tuple[ExperimentConfig | None, bytes | None]:
             col1, col2 = st.columns(2)
             n_train = col1.number_input("Training points", 10, c.max_total or 20000, step=50, key="n_train")
             n_test = col2.number_input("Test points", 2, c.max_total or 5000, step=50, key="n_test")
-        reg = st.select_slider("λ (regularization)", REGS, value=DEFAULT_REG, key="reg", format_func=lambda v: f"{v:g}",
+        reg = st.select_slider("λ (regularization)", REGS, key="reg", format_func=lambda v: f"{v:g}",
                                help="Pull of the weights towards their initial value (log scale).")
         depth = st.selectbox("Depth (hidden layers)", DEPTHS, key="depth",
                              help="L of the depth-L ReLU network whose NTK is used (theory §9): 1 is the paper's "
                                   "two-layer network; deeper kernels are what the Fragility story is about.")
-        noise = st.slider("Label noise (fraction flipped)", 0.0, 0.5, 0.0, 0.05, key="noise",
+        noise = st.slider("Label noise (fraction flipped)", 0.0, 0.5, step=0.05, key="noise",
                           help="Flip this share of training labels to see how influence finds them.")
-        seed = st.number_input("Seed", 0, 10_000, 0, key="seed")
+        seed = st.number_input("Seed", 0, 10_000, step=1, key="seed")
         _resources(int(n_train) or 1000, c.dim, own=label == dataset_menu.OWN)
         show_memory_caption(st.empty())  # redrawn after a fit in this run
+        _display()
+    folder = source if name == "folder" else None
+    url_state.publish_experiment(c, n_train, n_test, reg, depth, noise, seed,
+                                 upload=(source, filename) if name == "upload" and source else None,
+                                 folder=st.session_state.get("folder") if folder else None)
     if label == dataset_menu.OWN and source is None:
         return None, None
     resize = (st.session_state.get(RESIZE_KEY) or None) if label == dataset_menu.OWN else None
     config = ExperimentConfig(name, c.classes, int(n_train), int(n_test), float(reg), float(noise), int(seed),
                               source, filename, resize=resize, depth=int(depth))
     return config, upload
+
+
+THUMB_KEY = "thumb_size"  # the Display section's thumbnail size (px), read by the pages through thumb_size()
+THUMB_SIZES = (48, 160, 8, 72)  # min, max, step, default
+
+
+def _display() -> None:
+    """The "Display" section: how big thumbnails are drawn (a projector wants them large)."""
+    st.subheader("Display")
+    low, high, step, default = THUMB_SIZES
+    value = st.session_state.get(THUMB_KEY, default)
+    st.session_state[THUMB_KEY] = min(high, max(low, int(value) // step * step))
+    size = st.slider("Thumbnail size (px)", low, high, step=step, key=THUMB_KEY,
+                     help="Every grid of images uses it; 120-160 px reads well on a projector.")
+    url_state.publish(size=None if size == default else int(size))
+    st.caption("Light or dark: ⋮ menu → Settings (follows the system by default).")
+
+
+def thumb_size() -> int:
+    """The thumbnail size in px chosen in the sidebar's Display section."""
+    return int(st.session_state.get(THUMB_KEY, THUMB_SIZES[3]))
+
+
+def _link_notices() -> None:
+    """What could not be used from the link this session was opened with (once, in the sidebar)."""
+    problems = st.session_state.pop(url_state.NOTICES_KEY, None)
+    if problems:
+        st.warning("This link had settings that could not be used:\n\n" +
+                   "\n".join(f"- {md_escape(p.text())}" for p in problems), icon=":material/link:")
 
 
 def _own_data():
@@ -80,12 +119,20 @@ def _own_data():
         file = st.file_uploader("Zip of class folders, or .npz", type=["zip", "npz"], key="upload",
                                 help="Zip: one sub-folder per class with PNG/JPEG images. "
                                      "npz: arrays `X` (n, H, W[, 3]) and `y` (n,).")
+        wanted = url_state.wanted_upload()
         if file is None:
-            st.caption("Upload a file to use it.")
+            if wanted:
+                st.warning(url_state.missing_upload(wanted), icon=":material/link_off:")
+                st.session_state[url_state.NO_DATA_KEY] = url_state.missing_upload(wanted)
+            else:
+                st.caption("Upload a file to use it.")
             return "upload", None, None, None
         data = file.getvalue()
         st.caption(f"Using **{md_escape(file.name)}** ({format_bytes(len(data))}).")
         name, source, filename = "upload", sha256(data), file.name
+        if url_state.upload_matches(source) is False:
+            st.toast(f"{md_escape(file.name)} is not the archive the link was made with: showing your file.",
+                     icon=":material/info:")
         inspect = lambda mod: mod.inspect_upload(data, filename, resize=resize or None)  # noqa: E731
     else:
         path = st.text_input("Folder (inside the data root)", key="folder", placeholder="my-images",

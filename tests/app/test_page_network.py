@@ -24,10 +24,10 @@ def test_network_page_runs_the_study_on_button_press_and_shows_numbers():
     assert any("Network check" in t.value for t in at.title)
     assert not at.get("plotly_chart")  # slow study: only on the button
     at.slider(key="net_n_train").set_value(30)
-    at.multiselect(key="net_widths").set_value([128])
+    at.pills(key="net_widths").set_value([128])
     at.number_input(key="net_n_retrain").set_value(4)
     at.number_input(key="net_n_test").set_value(2)
-    at.multiselect(key="net_methods").set_value(["ntk", "ihvp_exact", "cg"])
+    at.pills(key="net_methods").set_value(["ntk", "ihvp_exact", "cg"])
     at.run()
     _ok(at)
     assert not at.get("plotly_chart")

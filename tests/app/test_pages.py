@@ -102,10 +102,10 @@ def test_chosen_test_index_shows_exactly_the_engines_top_k():
     np.testing.assert_array_equal(table.loc[table.kind == "helpful", "training #"], top.helpful)
     np.testing.assert_array_equal(table.loc[table.kind == "harmful", "training #"], top.harmful)
     np.testing.assert_allclose(table.loc[table.kind == "helpful", "influence"], top.helpful_scores, rtol=1e-9)
-    # a grid button picks another image
-    at.button(key="pick_3").click().run()
-    assert at.number_input(key="test").value == 3
-    top3 = model.top_influences(ds.X_test[3], ds.y_test[3], k=5)
+    # the browser's Next (→) picks the next image of its list (sorted by index here)
+    at.button(key="next").click().run()
+    assert at.number_input(key="test").value == 18
+    top3 = model.top_influences(ds.X_test[18], ds.y_test[18], k=5)
     np.testing.assert_array_equal(_table(at, "topk_table").query("kind == 'helpful'")["training #"], top3.helpful)
 
 
@@ -241,7 +241,11 @@ def test_overview_numbers_are_the_engines():
 
 
 def _grid(at) -> list:
-    return [int(b.key[5:]) for b in at.button if b.key and b.key.startswith("pick_")]
+    """The test indices on the browser's page (customdata of its grid's click targets)."""
+    charts = [c for c in at.get("plotly_chart") if "-browse_grid_" in c.proto.id]
+    assert len(charts) == 1
+    spec = _decode(json.loads(charts[0].proto.spec))
+    return [int(v) for v in spec["data"][0]["customdata"]]
 
 
 def test_gallery_filters_histogram_complexity_and_csv(monkeypatch):
@@ -264,11 +268,13 @@ def test_gallery_filters_histogram_complexity_and_csv(monkeypatch):
     _ok(at)
     ds, model = _reference_model()
     pred, true = model.predict(ds.X_test) > 0, ds.y_test > 0
-    assert _grid(at) == list(range(20))
-    at.segmented_control(key="gallery_filter").set_value("Misclassified").run()
-    assert _grid(at) == list(np.flatnonzero(pred != true)[:20]) and len(_grid(at)) >= 1
-    at.segmented_control(key="gallery_filter").set_value("Class 9").run()
-    assert _grid(at) == list(np.flatnonzero(true)[:20])
+    per_page = len(_grid(at))
+    assert _grid(at) == list(range(per_page)) and per_page >= 20
+    at.toggle(key="browse_mis").set_value(True).run()
+    assert _grid(at) == list(np.flatnonzero(pred != true)[:per_page]) and len(_grid(at)) >= 1
+    at.toggle(key="browse_mis").set_value(False).run()
+    at.selectbox(key="browse_class").set_value(1).run()  # class index 1: the digit 9
+    assert _grid(at) == list(np.flatnonzero(true)[:per_page])
     row = model.influence(ds.X_test[4:5], ds.y_test[4:5])[0]
     helpful, harmful = _figure(at, "hist")["data"]
     assert helpful["y"].sum() == (row > 0).sum() and harmful["y"].sum() == (row <= 0).sum()
@@ -404,9 +410,11 @@ def test_fashion_mnist_entry_shows_the_overview():
     assert (at.number_input(key="n_train").value, at.number_input(key="n_test").value) == (800, 200)
     assert [m.value for m in at.metric if m.label == "Training points"] == ["800"]
     assert any(md_escape("T-shirt/top, Shirt") in c.value for c in at.caption)
-    captions = [cap for im in at.get("image") for cap in im.captions]  # the sample of training images
-    ends = ("· " + md_escape("T-shirt/top"), "· Shirt")
-    assert len(captions) == 10 and all(cap.endswith(ends) for cap in captions), captions
+    spec = _figure(at, "overview_sample")  # the sample of training images: a clickable grid, captions as text
+    captions = [t for trace in spec["data"][1:] for t in trace["text"]]
+    assert len(spec["data"][0]["customdata"]) == 10
+    names = [c.split(" · ")[-1] for c in captions if not c.startswith("#") or " · " in c]  # "#j · name" or 2 lines
+    assert len(names) == 10 and set(names) <= {"T-shirt/top", "Shirt"}, captions  # plotly text: literal names
 
 
 def test_fashion_mnist_not_installed_shows_the_install_command(tmp_path, monkeypatch):
@@ -551,8 +559,8 @@ def test_class_and_file_names_reach_markdown_escaped():
     assert any(f"**{md_escape(f'zip:{PWN} shapes.zip')}**" in c.value and md_escape(CLICK) in c.value
                for c in at.caption)  # the upload's name, both classes
     at.switch_page("pages/gallery.py").run()
-    filters = [o.content for o in at.segmented_control(key="gallery_filter").proto.options]
-    assert filters == ["All", "Misclassified", *sorted(md_escape(f"Class {c}") for c in (PWN, CLICK))]
+    filters = list(at.selectbox(key="browse_class").options)  # plain-text options: the names as they are
+    assert filters[0] == "all classes" and sorted(filters[1:]) == sorted((PWN, CLICK))
 
 
 def test_an_upload_error_shows_its_file_name_literally():
