@@ -324,33 +324,43 @@ def get_experiment(config: ExperimentConfig, upload: bytes | None = None) -> Exp
     return exp
 
 
-def fit_budget() -> int:
-    """Bytes a fit may use: the smaller of 0.9 × the device's free memory (fit's own check) and the server's result
-    budget (the fitted experiment is kept in it)."""
-    from ifexplorer.device import available_bytes, resolve_device
+def largest_setting(dim: int) -> int:
+    """The largest training set of `dim` features that can be fitted here: its fit's peak fits 0.9 × the device's
+    free memory (fit's own check) and the fitted experiment (_stored_bytes) fits the server's result budget."""
+    import math
 
-    return int(min(0.9 * available_bytes(resolve_device("auto")), _store().budget))
+    model = NTKInfluence(reg=1.0)
+    budget = _store().budget
+    by_budget = int((-2 * dim + math.sqrt(4 * dim * dim + budget / 2)) / 2)  # 16 n² + 16 n d ≤ budget
+    while by_budget > 0 and _stored_bytes(by_budget + 1, dim) <= budget:
+        by_budget += 1
+    while by_budget > 0 and _stored_bytes(by_budget, dim) > budget:
+        by_budget -= 1
+    return min(model.largest_fit_size(dim), by_budget)
+
+
+def _stored_bytes(n: int, dim: int) -> int:
+    """Bytes a fitted experiment holds in the store: H and Q (n × n) and the n × d features twice (data, model)."""
+    return 8 * (2 * n * n + 2 * n * dim)
 
 
 def _check_fits_budget(config: ExperimentConfig) -> None:
-    """Refuse a setting whose fit exceeds the server's result budget, with the size that would fit (own data: the
-    size is known only after loading; fit checks the device memory itself)."""
+    """Refuse a setting whose fitted experiment exceeds the server's result budget, with the size that would fit
+    (own data: the size is known only after loading; fit checks the device memory itself)."""
     if not config.n_train:
         return
-    model = NTKInfluence(reg=1.0)
-    need, budget = model.estimate_fit_bytes(config.n_train, 784), _store().budget
+    need, budget = _stored_bytes(config.n_train, 784), _store().budget
     if need > budget:
-        largest = model.largest_fit_size(784, budget)
         raise InsufficientMemoryError(
-            f"{config.n_train:,} training points need about {format_bytes(need)}, more than this server's memory "
-            f"budget for results ({format_bytes(budget)}, ${BUDGET_ENV}); choose at most {largest:,} training points")
+            f"{config.n_train:,} training points need about {format_bytes(need)} once fitted, more than this server's "
+            f"memory budget for results ({format_bytes(budget)}, ${BUDGET_ENV}); choose at most "
+            f"{largest_setting(784):,} training points")
 
 
 def _fit_reserve(config: ExperimentConfig) -> int:
     """Bytes the fitted experiment will hold, set aside while it fits: the n×n kernel and its Cholesky factor and
     the n×d features twice (data and model), d = 784 assumed; own data (size unknown): nothing."""
-    n = config.n_train
-    return 8 * (2 * n * n + 2 * n * 784)
+    return _stored_bytes(config.n_train, 784)
 
 
 def _compute(config: ExperimentConfig, upload: bytes | None, key, store: ResultStore) -> Experiment:

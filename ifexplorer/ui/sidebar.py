@@ -194,8 +194,8 @@ def _resources(n_train: int, dim: int, own: bool = False) -> None:
         text = (f"Device: **{device_label()}** · the fit needs about **{format_bytes(need)}** and "
                 f"**{_duration(seconds)}** {size}; at most **{largest:,}** training points fit")
         if n_train > largest:
-            st.error(f"{n_train:,} training points need {format_bytes(need)}: more than fits. Choose at most "
-                     f"{largest:,}.", icon=":material/memory:")
+            st.error(f"{n_train:,} training points are more than fit this device and the server's memory budget. "
+                     f"Choose at most {largest:,}.", icon=":material/memory:")
         st.caption(text)
     except ValueError as exc:
         st.caption(f"Device: {exc}")
@@ -204,9 +204,9 @@ def _resources(n_train: int, dim: int, own: bool = False) -> None:
 def largest_fit(dim: int) -> int:
     """The largest training set of `dim` features whose fit fits both the device's free memory (what fit checks)
     and the server's result budget (the fitted experiment is stored in it)."""
-    from ifexplorer.ui.experiment import fit_budget
+    from ifexplorer.ui.experiment import largest_setting
 
-    return NTKInfluence(reg=1.0).largest_fit_size(dim, fit_budget())
+    return largest_setting(dim)
 
 
 def _duration(seconds: float) -> str:

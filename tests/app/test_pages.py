@@ -11,6 +11,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from ifexplorer import NTKInfluence
+from ifexplorer.cache import BUDGET_ENV
 from ifexplorer.data import fashion, load_dataset
 from ifexplorer.ui import dataset_menu, experiment
 from ifexplorer.ui.text import md_escape
@@ -386,10 +387,11 @@ def test_sidebar_states_the_memory_the_chosen_size_needs():
 def test_a_size_over_the_memory_budget_is_refused_with_the_size_that_fits(monkeypatch):
     from ifexplorer.ui import sidebar
 
-    monkeypatch.setattr(experiment, "fit_budget", lambda: 100 * 2 ** 20)
-    largest = NTKInfluence(reg=1.0).largest_fit_size(784, 100 * 2 ** 20)
-    assert sidebar.largest_fit(784) == largest and 1000 < largest < 3000
+    monkeypatch.setenv(BUDGET_ENV, "100MB")
     at = _app()
+    largest = sidebar.largest_fit(784)
+    stored = experiment._stored_bytes
+    assert stored(largest, 784) <= 100e6 < stored(largest + 1, 784) and 2000 < largest < 3000
     assert any(f"at most **{largest:,}** training points fit" in c.value for c in at.caption)
     at.selectbox(key="dataset").set_value(_fashion_label()).run()
     at.number_input(key="n_train").set_value(largest + 1).run()
