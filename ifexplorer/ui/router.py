@@ -36,6 +36,7 @@ PAGES = (
     PageSpec("pages/ihvp.py", "IHVP error", ":material/scatter_plot:"),
     PageSpec("pages/network.py", "Network check", ":material/neurology:"),
     PageSpec("pages/influence101.py", "Influence 101", ":material/school:"),
+    PageSpec("pages/training_point.py", "Training point", ":material/image_search:"),
 )
 
 _ROUTED = contextvars.ContextVar("ifexplorer_routed", default=False)  # True while app.py runs the page
