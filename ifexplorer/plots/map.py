@@ -102,3 +102,15 @@ def _hover_text(n, labels, hover_ids, numeric) -> list[str]:
         for p, v in zip(parts, numeric.astype(np.float64).tolist()):
             p.append(f"{v:.3g}")
     return [" · ".join(p) for p in parts]
+
+
+def add_new_point(fig: go.Figure, xy, label: str = "your image") -> go.Figure:
+    """fig with a new point (the user's own image) at xy (2,) drawn on top as a large black star, named in the
+    legend; returns fig (changed in place). Its customdata is None: a click on it opens no training point."""
+    xy = np.asarray(xy, dtype=np.float64).ravel()
+    if xy.shape != (2,) or not np.all(np.isfinite(xy)):
+        raise ValueError(f"xy must be 2 finite coordinates; got {xy.tolist()}")
+    fig.add_trace(go.Scatter(x=[xy[0]], y=[xy[1]], mode="markers", name=label, showlegend=True,
+                             marker=dict(symbol="star", size=20, color="black", line=dict(color="white", width=1.5)),
+                             hovertemplate=f"{html.escape(label, quote=False)}<extra></extra>"))
+    return fig
