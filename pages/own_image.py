@@ -32,13 +32,15 @@ SOURCES = ["Draw", "Upload", "Camera"]
 ANSWER_KEY = "own_image_seconds"  # seconds the last answer took (shown, and read by the benchmark)
 
 
-def _needs_images(exp) -> None:
+def _is_image_data(exp) -> bool:
+    return exp.data.n_features == int(np.prod(exp.data.image_shape))
+
+
+def _no_images(exp) -> None:
     data = exp.data
-    if data.n_features != int(np.prod(data.image_shape)):
-        st.info(f"**Your image needs an image dataset.** {md_escape(data.name)} is tabular or simulated data "
-                f"({data.n_features} numbers per point, not pixels), so there is nothing to draw. Choose MNIST, "
-                "Fashion-MNIST, 8×8 digits or your own images in the sidebar.", icon=":material/image_not_supported:")
-        st.stop()
+    st.info(f"**Your image needs an image dataset.** {md_escape(data.name)} is tabular or simulated data "
+            f"({data.n_features} numbers per point, not pixels), so there is nothing to draw. Choose MNIST, "
+            "Fashion-MNIST, 8×8 digits or your own images in the sidebar.", icon=":material/image_not_supported:")
 
 
 def _input():
@@ -61,7 +63,7 @@ def _input():
 def _answer_panel(exp, features, display, start: float) -> None:
     names = [exp.class_name(c) for c in range(len(exp.data.class_names))]
     choice = st.selectbox("What is it?", ["(the model's prediction)", *names], key="own_target",
-                          format_func=md_escape, help="The label whose loss the influence measures.")
+                          help="The label whose loss the influence measures.")
     target = None if choice not in names else names.index(choice)
     answer = explain_new_point(exp.model, features, len(names), target=target, k=K)
     seconds = time.perf_counter() - start
@@ -101,16 +103,23 @@ def _map(exp, features, answer) -> None:
     xy = exp.memo(("embedding", "pca"), lambda: embed(exp.data.X_train, "pca", seed=exp.config.seed),
                   label="the training-set map")
     fig = training_map_figure(xy, answer.influence, "influence", labels=[exp.class_name(c) for c in exp.train_class()],
-                              title="Your image on the training-set map")
+                              title="Your image on the training-set map", color_title="influence on your image")
     add_new_point(fig, place_on_map(exp.data.X_train, xy, features, "pca"))
     fig.update_layout(height=440)
     st.plotly_chart(fig, key="own_map")
 
 
 def _panel() -> None:
-    exp = ui.current_experiment()
-    _needs_images(exp)
+    """The input on the left, the answer on the right, the neighbours and the map below. The experiment is fetched
+    inside the right column: a "Model ready" box shown there on a fit never moves the canvas (a moved component
+    is remounted, and the drawing would be lost)."""
     left, right = st.columns([1, 1], gap="large")
+    with right:
+        exp = ui.current_experiment()
+    if not _is_image_data(exp):
+        with left:
+            _no_images(exp)
+        return
     with left:
         raw = _input()
     if raw is None:

@@ -119,7 +119,7 @@ def test_training_map_carries_training_indices_and_a_zero_centred_diverging_scal
     xy = np.arange(10.0).reshape(5, 2)
     infl = np.array([-2.0, 0.5, 0.0, 1.0, -0.1])
     fig = training_map_figure(xy, infl, "influence", labels=list("abcde"), hover_ids=["<b>x</b>", "2", "3", "4", "5"],
-                              marked=[3])
+                              marked=[3], webgl=True)
     points, ring = fig.data
     assert points.type == "scattergl" and fig.layout.dragmode == "lasso"
     np.testing.assert_array_equal(points.customdata, np.arange(5))

@@ -23,8 +23,12 @@ _TITLES = {"influence": "influence on the chosen test image", "self_influence": 
            "label": "label", "flipped": "flipped labels"}
 
 
+WEBGL_FROM = 1500  # points: from here on the map draws with WebGL (Scattergl), below with SVG (Scatter)
+
+
 def training_map_figure(xy, color_values, color_kind: str, labels=None, hover_ids=None, marked=None,
-                        title: str = "Training set map") -> go.Figure:
+                        title: str = "Training set map", webgl: bool | None = None,
+                        color_title: str | None = None) -> go.Figure:
     """Scatter of the n training points.
 
     xy:           (n, 2) coordinates.
@@ -34,6 +38,10 @@ def training_map_figure(xy, color_values, color_kind: str, labels=None, hover_id
     labels:       (n,) text shown on hover, e.g. the class name (optional).
     hover_ids:    (n,) sample ids shown on hover (optional).
     marked:       training indices to ring in black on top (the chosen point), or None.
+    color_title:  what the colour means, in the title and on the colour bar (default: by color_kind).
+    webgl:        draw with WebGL (Scattergl) or SVG (Scatter); None = WebGL from WEBGL_FROM points on. SVG is
+                  faster to redraw for a few hundred points (no WebGL context per draw, which a browser without
+                  a GPU emulates in software); WebGL is what keeps thousands of points responsive.
     """
     xy = np.asarray(xy, dtype=np.float64)
     if xy.ndim != 2 or xy.shape[1] != 2 or xy.shape[0] == 0:
@@ -42,41 +50,44 @@ def training_map_figure(xy, color_values, color_kind: str, labels=None, hover_id
     if color_kind not in COLOR_KINDS:
         raise ValueError(f"color_kind must be one of {COLOR_KINDS}; got {color_kind!r}")
     values = _per_point(color_values, n, "color_values")
+    meaning = color_title or _TITLES[color_kind]
     text = _hover_text(n, labels, hover_ids, values if color_kind in ("influence", "self_influence") else None)
-    fig = blank_figure(f"{title}: {_TITLES[color_kind]}", "", "", dragmode="lasso", clickmode="event+select",
+    fig = blank_figure(f"{title}: {meaning}", "", "", dragmode="lasso", clickmode="event+select",
                        height=520, showlegend=color_kind in ("label", "flipped"))
     fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
     fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, scaleanchor="x")
     size = 7 if n <= 1000 else 5
+    trace = go.Scattergl if (n >= WEBGL_FROM if webgl is None else webgl) else go.Scatter
     if color_kind in ("influence", "self_influence"):
         numeric = values.astype(np.float64)
-        marker = dict(color=numeric, size=size, colorbar=dict(title=_TITLES[color_kind], thickness=12))
+        marker = dict(color=numeric, size=size, colorbar=dict(title=meaning, thickness=12))
         if color_kind == "influence":
             top = float(np.max(np.abs(numeric))) or 1.0
             marker.update(colorscale=DIVERGING, cmin=-top, cmax=top, cmid=0.0)
         else:
             marker.update(colorscale=SEQUENTIAL)
-        fig.add_trace(_points(xy, np.arange(n), text, marker, name=_TITLES[color_kind]))
+        fig.add_trace(_points(trace, xy, np.arange(n), text, marker, name=meaning))
     elif color_kind == "label":
         for c, value in enumerate(_unique(values)):
             idx = np.flatnonzero(values == value)
-            fig.add_trace(_points(xy, idx, text, dict(color=SERIES[c % len(SERIES)], size=size), name=str(value)))
+            marker = dict(color=SERIES[c % len(SERIES)], size=size)
+            fig.add_trace(_points(trace, xy, idx, text, marker, name=str(value)))
     else:
         flipped = values.astype(bool)
         for mask, name, colour in ((~flipped, "label kept", GREY), (flipped, "label flipped", FLIPPED)):
             if mask.any():
-                fig.add_trace(_points(xy, np.flatnonzero(mask), text, dict(color=colour, size=size), name=name))
+                fig.add_trace(_points(trace, xy, np.flatnonzero(mask), text, dict(color=colour, size=size), name=name))
     if marked is not None:
         idx = np.atleast_1d(np.asarray(marked, dtype=np.int64))
         if idx.size and (idx.min() < 0 or idx.max() >= n):
             raise ValueError(f"marked indices must be in 0..{n - 1}; got {idx.tolist()}")
         ring = dict(color="rgba(0,0,0,0)", size=size + 9, line=dict(color="black", width=2))
-        fig.add_trace(_points(xy, idx, text, ring, name="chosen", showlegend=False))
+        fig.add_trace(_points(trace, xy, idx, text, ring, name="chosen", showlegend=False))
     return fig
 
 
-def _points(xy, idx, text, marker, name, showlegend=None) -> go.Scattergl:
-    return go.Scattergl(x=xy[idx, 0], y=xy[idx, 1], mode="markers", marker=marker, name=name, customdata=idx,
+def _points(trace, xy, idx, text, marker, name, showlegend=None):
+    return trace(x=xy[idx, 0], y=xy[idx, 1], mode="markers", marker=marker, name=name, customdata=idx,
                         text=[text[i] for i in idx], hovertemplate="%{text}<extra></extra>", showlegend=showlegend)
 
 
