@@ -38,6 +38,7 @@ PAGES = (
     PageSpec("pages/influence101.py", "Influence 101", ":material/school:"),
     PageSpec("pages/own_image.py", "Your image", ":material/draw:"),
     PageSpec("pages/training_point.py", "Training point", ":material/image_search:"),
+    PageSpec("pages/map.py", "Training-set map", ":material/bubble_chart:"),
 )
 
 _ROUTED = contextvars.ContextVar("ifexplorer_routed", default=False)  # True while app.py runs the page
