@@ -7,7 +7,6 @@ import streamlit as st
 import ifexplorer.ui as ui
 from ifexplorer.experiments.embedding import embed
 from ifexplorer.plots.map import training_map_figure
-from ifexplorer.ui import md_escape
 from ifexplorer.ui.navigate import TRAIN_KEY, open_training_point
 from ifexplorer.ui.picker import image_buttons
 
@@ -20,8 +19,9 @@ little). Colour shows the exact leave-one-out influence $I(i,x)$ of each image o
 itself — mislabeled or unusual images), the label, or the labels flipped on purpose. Helpful and harmful images
 often sit in the same neighbourhood: what decides is the label they carry.
 
-**Click** a dot to open that image in the reverse view; **lasso or box** a region (the toolbar above the chart)
-to list its images, with a CSV.
+**Click** a dot to open that image in the reverse view; drag to zoom (double-click to zoom out); pick **Lasso
+Select** or **Box Select** in the chart's toolbar (top right, on hover) and draw around a region to list its images,
+with a CSV.
 """)
 
 COLOURS = {"influence": "influence on a test image", "self_influence": "self-influence", "label": "label",
@@ -31,7 +31,7 @@ SHOWN = 8  # thumbnails of a selection
 
 
 def _layout(exp) -> tuple[np.ndarray, str]:
-    c1, c2 = st.columns([1, 2])
+    c1, c2 = st.columns([3, 2])
     method = c1.radio("Layout", list(LAYOUTS), format_func=LAYOUTS.get, key="map_layout", horizontal=True)
     if method == "pca":
         xy = exp.memo(("embedding", "pca"), lambda: embed(exp.data.X_train, "pca", seed=exp.config.seed),
@@ -138,7 +138,8 @@ def _page() -> None:
     if members:
         _region(exp, members, values, kind, test_index)
     else:
-        st.caption(f"{md_escape(exp.data.name)}: click a dot to open it; lasso or box a region to list it.")
+        st.caption("Click a dot to open it. To list a region, pick Lasso Select or Box Select in the chart's toolbar "
+                   "(top right) and draw around it. Drag to zoom; double-click to zoom out.")
 
 
 with ui.friendly_errors("The map"):

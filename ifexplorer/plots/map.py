@@ -1,5 +1,9 @@
 """The training-set map: every training point at its 2-D embedding (experiments.embedding), coloured by influence,
-self-influence, label or flipped label. WebGL (Scattergl) for thousands of points; lasso selection on.
+self-influence, label or flipped label. WebGL (Scattergl) for thousands of points, SVG below WEBGL_FROM.
+
+Dragging zooms by default: Streamlit turns point clicks off while the chart's drag mode is lasso or box select
+(its PlotlyChart sets clickmode "event" then), so a map that opens on click starts in zoom mode and the user picks
+the lasso or box from the chart's toolbar to select a region.
 
 Every trace carries the training index in customdata, so a click or a lasso (Streamlit's
 st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "lasso")), then event.selection.points[j]
@@ -52,7 +56,7 @@ def training_map_figure(xy, color_values, color_kind: str, labels=None, hover_id
     values = _per_point(color_values, n, "color_values")
     meaning = color_title or _TITLES[color_kind]
     text = _hover_text(n, labels, hover_ids, values if color_kind in ("influence", "self_influence") else None)
-    fig = blank_figure(f"{title}: {meaning}", "", "", dragmode="lasso", clickmode="event+select",
+    fig = blank_figure(f"{title}: {meaning}", "", "", dragmode="zoom", clickmode="event+select",
                        height=520, showlegend=color_kind in ("label", "flipped"))
     fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
     fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, scaleanchor="x")
@@ -81,8 +85,11 @@ def training_map_figure(xy, color_values, color_kind: str, labels=None, hover_id
         idx = np.atleast_1d(np.asarray(marked, dtype=np.int64))
         if idx.size and (idx.min() < 0 or idx.max() >= n):
             raise ValueError(f"marked indices must be in 0..{n - 1}; got {idx.tolist()}")
-        ring = dict(color="rgba(0,0,0,0)", size=size + 9, line=dict(color="black", width=2))
-        fig.add_trace(_points(trace, xy, idx, text, ring, name="chosen", showlegend=False))
+        # a ring per point as a layout shape, not a trace: with a trace for it, plotly's lasso sent no selection
+        r = (size + 9) / 2
+        for j in idx.tolist():
+            fig.add_shape(type="circle", xsizemode="pixel", ysizemode="pixel", xanchor=xy[j, 0], yanchor=xy[j, 1],
+                          x0=-r, x1=r, y0=-r, y1=r, line=dict(color="black", width=2), name="chosen")
     return fig
 
 
