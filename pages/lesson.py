@@ -207,13 +207,15 @@ def step_ihvp() -> None:
     exact = exp.memo(("lesson", "exact_row", i), lambda: exp.influence_matrix()[i])
     ihvp = exp.memo(("lesson", "ihvp_row", i), lambda: exp.ihvp_matrix()[i])
     err = exp.memo(("lesson", "ihvp_error"), lambda: exp.model.ihvp_error())
-    st.markdown("Practitioners estimate influence with Koh & Liang's **IHVP** (inverse-Hessian-vector product), a "
-                "first-order guess. Here it is against the exact answer for the same 7 — every dot a training image; "
-                "on the dashed line they would agree:")
-    st.plotly_chart(plots.ihvp_scatter(exact, ihvp), key="lesson_ihvp")
-    st.markdown(f"The IHVP's output change for image i is off by the factor **1 − λQᵢᵢ**: here on average "
-                f"**{np.mean(err):.1%}** too small. With weak regularization (small λ) and for isolated images it "
-                "misses most of the effect; the ranking survives better than the size.")
+    left, right = st.columns([1, 2], gap="large")
+    left.markdown("Practitioners estimate influence with Koh & Liang's **IHVP** (inverse-Hessian-vector product), a "
+                  "first-order guess. Right: it against the exact answer for the same 7 — every dot a training "
+                  "image; on the dashed line they would agree.")
+    left.metric("IHVP's shortfall 1 − λQᵢᵢ (mean over images)", f"{np.mean(err):.1%}",
+                help="The IHVP output change for image i is the exact one times λQᵢᵢ (theory §5).")
+    left.markdown("With weak regularization (small λ) and for isolated images the IHVP misses most of the effect; "
+                  "the ranking survives better than the size.")
+    right.plotly_chart(plots.ihvp_scatter(exact, ihvp), key="lesson_ihvp")
 
 
 def step_next() -> None:

@@ -15,7 +15,7 @@ Each dot is a training image, placed so that similar images are close: **PCA** p
 pixel vectors) on their two main directions of variation (instant, and the same map every time); **t-SNE** keeps
 neighbourhoods instead (computed once per dataset and cached on disk; distances between far-apart groups mean
 little). Colour shows the exact leave-one-out influence $I(i,x)$ of each image on the chosen test image
-(blue helps, red hurts; theory §2), the self-influence $I(i,x_i)$ (dark = the model leans on this image to fit
+(blue helps, red hurts; theory §4), the self-influence $I(i,x_i)$ (dark = the model leans on this image to fit
 itself — mislabeled or unusual images), the label, or the labels flipped on purpose. Helpful and harmful images
 often sit in the same neighbourhood: what decides is the label they carry.
 
@@ -26,19 +26,18 @@ with a CSV.
 
 COLOURS = {"influence": "influence on a test image", "self_influence": "self-influence", "label": "label",
            "flipped": "flipped labels"}
-LAYOUTS = {"pca": "PCA (instant)", "tsne": "t-SNE (neighbourhoods; computed once)"}
+LAYOUTS = {"pca": "PCA (instant)", "tsne": "t-SNE (neighbourhoods)"}
 SHOWN = 8  # thumbnails of a selection
 
 
-def _layout(exp) -> tuple[np.ndarray, str]:
-    c1, c2 = st.columns([3, 2])
-    method = c1.radio("Layout", list(LAYOUTS), format_func=LAYOUTS.get, key="map_layout", horizontal=True)
+def _layout(exp, c1) -> tuple[np.ndarray, str]:
+    method = c1.radio("Layout", list(LAYOUTS), format_func=LAYOUTS.get, key="map_layout")
     if method == "pca":
         xy = exp.memo(("embedding", "pca"), lambda: embed(exp.data.X_train, "pca", seed=exp.config.seed),
                       label="the training-set map")
         return xy, method
     wanted = st.session_state.setdefault("map_tsne_wanted", set())  # settings whose t-SNE the user asked for
-    c2.button("Compute the t-SNE map", key="map_tsne", icon=":material/play_arrow:", on_click=wanted.add,
+    st.button("Compute the t-SNE map", key="map_tsne", icon=":material/play_arrow:", on_click=wanted.add,
               args=(exp.config,), disabled=exp.peek(("embedding", "tsne")) is not None)
     if exp.peek(("embedding", "tsne")) is None and exp.config not in wanted:
         st.info("t-SNE takes seconds to a minute the first time (then it is cached). Press **Compute the t-SNE map**, "
@@ -49,9 +48,8 @@ def _layout(exp) -> tuple[np.ndarray, str]:
     return xy, method
 
 
-def _colour(exp) -> tuple[np.ndarray, str, str | None, int | None]:
+def _colour(exp, c1, c2) -> tuple[np.ndarray, str, str | None, int | None]:
     """(values per training point, colour kind, colour title, chosen test index or None)."""
-    c1, c2 = st.columns([2, 1])
     kind = c1.segmented_control("Colour by", list(COLOURS), format_func=COLOURS.get, default="influence",
                                 key="map_colour") or "influence"
     if kind == "influence":
@@ -128,8 +126,9 @@ def _region(exp, members: list[int], values, kind: str, test_index) -> None:
 
 def _page() -> None:
     exp = ui.current_experiment()
-    xy, _ = _layout(exp)
-    values, kind, title, test_index = _colour(exp)
+    c1, c2, c3 = st.columns([2, 3, 1.2])  # one row of controls: the map stays in view at 1280 × 720
+    values, kind, title, test_index = _colour(exp, c2, c3)
+    xy, _ = _layout(exp, c1)
     ui.flip_legend(exp)
     event = _chart(exp, xy, values, kind, title)
     members, region = _selected(event)

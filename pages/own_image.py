@@ -20,7 +20,7 @@ Your picture becomes a test image: it is turned to gray, its ink cropped, scaled
 images are (for MNIST: the digit fits a 20 px box, its centre of mass on pixel (14, 14) of 28 × 28) and scaled to
 unit norm — **"as the model sees it"** shows exactly that input. Then it is explained like any test image:
 the prediction $f(x) = k(x)^\top\alpha$, and the exact influence of every training image $i$ on its loss,
-$I(i,x) = \ell(f^{-i}(x), y_x) - \ell(f(x), y_x)$ (theory §2). The loss needs a label $y_x$: by default the
+$I(i,x) = \ell(f^{-i}(x), y_x) - \ell(f(x), y_x)$ (theory §4). The loss needs a label $y_x$: by default the
 class the model predicts (then *helpful* images support the model's answer); say what you meant to draw to ask
 "which training images pushed the model away from my answer?". On the map, your image is placed by the same
 PCA projection as the training points.

@@ -14,7 +14,7 @@ The gallery asks *which training images made this test prediction*; this page as
 this training image do to the whole test set?** For training image $i$ and every test image $x$ it shows the
 exact leave-one-out influence $I(i,x) = \ell(f^{-i}(x), y_x) - \ell(f(x), y_x)$ (> 0: $i$ helps $x$), from one
 column of $Q = (H+\lambda I)^{-1}$: $f^{-i}(x) = f(x) - d(x)\,\alpha_i$ with $d(x) = k(x)^\top Q e_i / Q_{ii}$
-(theory §2). **Removing it** is the model retrained without $i$ — exactly, in the NTK regime — and its test
+(theory §4). **Removing it** is the model retrained without $i$ — exactly, in the NTK regime — and its test
 accuracy and mean test loss $\tfrac12\|f^{-i}-y\|^2$ are computed from those predictions, not estimated.
 *Self-influence* $I(i, x_i)$ is how much $i$'s own loss grows without it; large values flag mislabeled or
 unusual images.
@@ -82,7 +82,7 @@ def _test_rows(exp, effect) -> None:
             continue
         picked = image_buttons([data.images_test[i] for i in members],
                                [_test_caption(exp, i, s) for i, s in zip(members, scores)], members,
-                               key=f"tp_{kind}", button_label="Open #{i}", size=72, per_row=K,
+                               key=f"tp_{kind}", button_label="Open #{i}", size=72, per_row=K // 2,
                                help="Open this test image in the influence gallery")
         if picked is not None:
             open_test_point(picked)

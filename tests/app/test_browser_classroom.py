@@ -163,3 +163,48 @@ def test_clicking_a_map_point_opens_it_in_the_reverse_view_and_a_lasso_lists_a_r
     page.screenshot(path=str(SCREENSHOTS / "map_lasso_1280x1000.png"), full_page=True)
     _no_exception(page)
     page.context.close()
+
+
+def test_next_and_back_through_the_lesson_and_a_link_opens_a_step(server, browser):
+    page = _page(browser)
+    page.goto(server.url + "/lesson")
+    wait_idle(page, "1. Influence 101", 120_000)
+    seen = []
+    for k in range(2, 11):
+        page.get_by_role("button", name="Next").first.click()
+        page.get_by_text(f"{k}. ", exact=False).first.wait_for(timeout=120_000)
+        wait_idle(page)
+        seen.append(page.get_by_role("heading", level=3).filter(has_text=f"{k}. ").first.inner_text())
+        assert f"step={k}" in page.url
+        _no_exception(page)
+    assert seen[0].startswith("2. A misclassified 7") and seen[-1].startswith("10. Your turn")
+    page.get_by_role("button", name="Back").first.click()
+    page.get_by_text("9. Why the IHVP", exact=False).wait_for(timeout=60_000)
+    wait_idle(page)
+    other = _page(browser)
+    other.goto(server.url + "/lesson?step=4")
+    wait_idle(other, "4. What hurt it", 120_000)
+    assert other.get_by_role("button", name="Open #", exact=False).count() >= 1
+    _no_exception(page), _no_exception(other)
+    page.context.close(), other.context.close()
+
+
+NEW_PAGES = [("own_image", "/own_image", "Draw with the mouse"), ("training_point", "/training_point",
+             "Test images it helps most"), ("map", "/map", "Training-set map (800 images)"),
+             ("lesson", "/lesson?step=3", "3. What helped it"), ("lesson_step9", "/lesson?step=9", "9. Why the IHVP")]
+
+
+@pytest.mark.parametrize("width, height", [(1280, 720), (1920, 1080)])
+def test_screenshots_of_the_new_pages_show_no_horizontal_clipping(server, browser, width, height):
+    page = _page(browser, width, height)
+    for name, path, text in NEW_PAGES:
+        page.goto(server.url + path)
+        wait_idle(page, text, 120_000)
+        if name == "own_image":
+            draw(page, SEVEN)
+        page.screenshot(path=str(SCREENSHOTS / f"{name}_{width}x{height}.png"))
+        main = page.get_by_test_id("stMain")
+        overflow = main.evaluate("m => m.scrollWidth - m.clientWidth")
+        assert overflow <= 0, (name, overflow)
+        _no_exception(page)
+    page.context.close()
