@@ -49,9 +49,11 @@ def _input():
     if source == "Draw":
         from streamlit_drawable_canvas import st_canvas  # imported here: it needs a running app (see its test)
 
-        st.caption("Draw with the mouse (or a finger); the answer follows each stroke. The bin icon clears.")
         result = st_canvas(stroke_width=20, stroke_color="#000000", background_color="", height=CANVAS,
                            width=CANVAS, drawing_mode="freedraw", return_image_data=True, key="own_canvas")
+        # below the canvas: its toolbar floats over whatever is above it
+        st.caption("Draw with the mouse (or a finger); the answer follows each stroke. The bin icon above the "
+                   "canvas clears it, the arrows undo and redo.")
         image = result.image_data
         return None if image is None or not np.asarray(image)[..., 3].any() else image
     if source == "Upload":

@@ -43,7 +43,7 @@ def _label_panel(exp, j: int) -> None:
         lines.append("The label is the dataset's own (not flipped).")
     ids = getattr(data, "ids_train", None)
     if ids is not None:
-        lines.append(f"**Sample id:** `{md_escape(ids[j])}`")
+        lines.append(f"**Sample id:** {md_escape(ids[j])}")
     st.markdown("  \n".join(lines))
     si = exp.self_influence()
     rank = int(np.sum(si > si[j])) + 1
