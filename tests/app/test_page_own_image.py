@@ -130,3 +130,26 @@ def test_a_blank_upload_is_a_message_and_iris_says_it_has_no_images():
                                                   if "iris" in o.lower())).run()
     _ok(at)
     assert any("needs an image dataset" in i.value for i in at.info)
+
+
+def test_any_image_dataset_works_8x8_digits():
+    at = _page()
+    options = at.selectbox(key="dataset").options
+    at.selectbox(key="dataset").select_index(next(k for k, o in enumerate(options) if o.startswith("8×8 digits"))).run()
+    _ok(at)
+    from ifexplorer.ui import CONFIG_KEY
+
+    cfg = at.session_state[CONFIG_KEY]
+    ds = load_dataset("digits", n_train=cfg.n_train, n_test=cfg.n_test, seed=cfg.seed)
+    model = NTKInfluence(reg=cfg.reg).fit(ds.X_train, ds.y_train)
+    at.segmented_control(key="own_source").set_value("Upload").run()
+    png = _png(np.kron(ds.images_test[3], np.ones((12, 12), np.uint8)))  # 96 × 96, the dataset's polarity
+    at.file_uploader(key="own_upload").set_value(("three.png", png, "image/png")).run()
+    _ok(at)
+    features, display = prepare_own_image(png, like=ds)
+    assert display.shape == (8, 8)
+    f = model.predict(features[None])[0]
+    target = np.eye(ds.n_classes)[int(np.argmax(f))]
+    top = model.top_influences(features, target, k=8)
+    np.testing.assert_array_equal(_table(at).query("kind == 'helpful'")["training #"], top.helpful)
+    assert f"**Prediction:** {ds.class_names[int(np.argmax(f))]}" in " ".join(m.value for m in at.markdown)
