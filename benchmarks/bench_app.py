@@ -173,11 +173,11 @@ def map_draws(page, url: str, reps: int) -> tuple[list, list]:
     wait_idle(page, "Train accuracy", 600_000)
     first = [goto(page, "Training-set map", f"Training-set map ({MAP_N:,} images)")]
     redraws = []
-    names = ["self-influence", "label", "flipped labels", "influence on a test image"]
+    names = ["self-influence", "label", "flipped", "influence"]
     for k in range(reps):
         name = names[k % len(names)]
-        title = {"self-influence": "self-influence", "label": "label", "flipped labels": "flipped labels",
-                 "influence on a test image": "influence on test #"}[name]
+        title = {"self-influence": "self-influence", "label": "label", "flipped": "flipped labels",
+                 "influence": "influence on test #"}[name]
         start = time.perf_counter()
         page.get_by_test_id("stMain").get_by_test_id("stButtonGroup").get_by_text(name, exact=True).click()
         page.get_by_text(f"Training-set map ({MAP_N:,} images): {title}", exact=False).first.wait_for(timeout=60_000)

@@ -24,8 +24,8 @@ Select** or **Box Select** in the chart's toolbar (top right, on hover) and draw
 with a CSV.
 """)
 
-COLOURS = {"influence": "influence on a test image", "self_influence": "self-influence", "label": "label",
-           "flipped": "flipped labels"}
+COLOURS = {"influence": "influence", "self_influence": "self-influence", "label": "label",
+           "flipped": "flipped"}  # short: the four fit one row at 1280 px; the chart's title says the rest
 LAYOUTS = {"pca": "PCA (instant)", "tsne": "t-SNE (neighbourhoods)"}
 SHOWN = 8  # thumbnails of a selection
 
@@ -50,7 +50,9 @@ def _layout(exp, c1) -> tuple[np.ndarray, str]:
 
 def _colour(exp, c1, c2) -> tuple[np.ndarray, str, str | None, int | None]:
     """(values per training point, colour kind, colour title, chosen test index or None)."""
-    kind = c1.segmented_control("Colour by", list(COLOURS), format_func=COLOURS.get, default="influence",
+    kind = c1.segmented_control("Colour by", list(COLOURS),
+                                help="Influence on the chosen test image, self-influence, the label used in training, "
+                                     "or the labels flipped on purpose", format_func=COLOURS.get, default="influence",
                                 key="map_colour") or "influence"
     if kind == "influence":
         i = ui.test_index_input(exp, container=c2)

@@ -49,6 +49,7 @@ def _input():
     if source == "Draw":
         from streamlit_drawable_canvas import st_canvas  # imported here: it needs a running app (see its test)
 
+        st.space("medium")  # the canvas's toolbar floats above its top edge: keep it off the source buttons
         result = st_canvas(stroke_width=20, stroke_color="#000000", background_color="", height=CANVAS,
                            width=CANVAS, drawing_mode="freedraw", return_image_data=True, key="own_canvas")
         # below the canvas: its toolbar floats over whatever is above it

@@ -189,6 +189,12 @@ def test_next_and_back_through_the_lesson_and_a_link_opens_a_step(server, browse
     page.context.close(), other.context.close()
 
 
+# controls whose text is cut (a segmented control wider than its column, a button label ending in "…")
+CLIPPED = """m => Array.from(m.querySelectorAll('button')).filter(b => {
+    const r = b.getBoundingClientRect(), col = b.closest('[data-testid="stColumn"]') || m;
+    const c = col.getBoundingClientRect(), p = b.querySelector('p');
+    return r.width > 0 && (r.right > c.right + 1 || r.left < c.left - 1 || (p && p.scrollWidth > p.clientWidth + 1));
+  }).map(b => b.textContent).slice(0, 5)"""
 NEW_PAGES = [("own_image", "/own_image", "Draw with the mouse"), ("training_point", "/training_point",
              "Test images it helps most"), ("map", "/map", "Training-set map (800 images)"),
              ("lesson", "/lesson?step=3", "3. What helped it"), ("lesson_step9", "/lesson?step=9", "9. Why the IHVP")]
@@ -206,5 +212,7 @@ def test_screenshots_of_the_new_pages_show_no_horizontal_clipping(server, browse
         main = page.get_by_test_id("stMain")
         overflow = main.evaluate("m => m.scrollWidth - m.clientWidth")
         assert overflow <= 0, (name, overflow)
+        clipped = main.evaluate(CLIPPED)
+        assert not clipped, (name, width, clipped)
         _no_exception(page)
     page.context.close()
