@@ -9,6 +9,10 @@ Measures, as a user sees it (click → new content shown, script idle, every ima
   new test image  a click on a test image in the gallery's grid → that image and its neighbours shown, ≤ 1 s
   browser page    a page of the test-image browser: its pagination's next page → the new thumbnails drawn, ≤ 1 s
   slider move     one arrow-key step of the training-time slider → its panel redrawn, ≤ 0.5 s
+  own-image answer  mouse-up of a stroke on the 280 px canvas → the prediction and neighbours redrawn, ≤ 1 s
+  reverse view    a new training index typed on the Training point page → its panel shown, ≤ 1 s
+  map first draw  sidebar click → the training-set map drawn at n = 4,000 (all ten MNIST digits; PCA embedding and
+                  the influence row computed in that visit), ≤ 5 s; map redraw: another colouring chosen, ≤ 2 s
 and prints a table of medians (and max) with the load average, which matters on a shared 2-core machine.
 """
 from __future__ import annotations
@@ -25,9 +29,15 @@ from ifexplorer.ui.browser import CHROMIUM, CHROMIUM_ARGS, Server, settle, wait_
 
 PAGES = [("Overview", "Train accuracy"), ("Influence gallery", "Most helpful"),
          ("Training dynamics", "Most helpful at"), ("IHVP error", "Error rate against density"),
-         ("Network check", "Network check"), ("Influence 101", "From the line")]
+         ("Network check", "Network check"), ("Influence 101", "From the line"), ("Your image", "Draw with the mouse"),
+         ("Training point", "Test images it helps most"), ("Training-set map", "Training-set map ("),
+         ("Guided lesson", "Step 1 of 10")]
 BUDGET = {"cold start → usable gallery": 20.0, "warm page switch": 2.0, "new test image": 1.0, "slider move": 0.5,
-          "browser page": 1.0}
+          "browser page": 1.0, "own-image answer": 1.0, "reverse view": 1.0, "map first draw": 5.0, "map redraw": 2.0}
+MAP_N = 4000  # training points for the map rows (MNIST, all ten digits; its pool holds 5,000)
+# the "Answered in … ms." caption of the own-image page, polled in the page
+ANSWERED = ("() => (Array.from(document.querySelectorAll('p')).find(p => p.textContent.startsWith('Answered in'))"
+            " || {}).textContent")
 # the chosen test image's caption is shown (the first image caption of the gallery's result)
 CAPTION = "c => (document.querySelector('.st-key-result [data-testid=\"stImageCaption\"]') || {}).textContent === c"
 GRID = '[class*="st-key-browse_grid_"]'  # the browser's grid of test thumbnails (72 px cells 4 px apart by default)
@@ -130,6 +140,76 @@ def slider_moves(page, url: str, reps: int) -> list:
     return times
 
 
+def own_image_answers(page, url: str, reps: int) -> list:
+    """Strokes drawn with the mouse on the own-image canvas; each timed from mouse-up to the new answer drawn."""
+    page.goto(url + "/own_image")
+    wait_idle(page, "Draw with the mouse", 60_000)
+    box = page.locator("canvas.upper-canvas").first.bounding_box()
+    times = []
+    for k in range(reps + 1):  # the first stroke (the first answer: imports, the map's embedding) is not counted
+        old = page.evaluate(ANSWERED)
+        x, y = box["x"] + 50 + 30 * (k % 6), box["y"] + 40
+        page.mouse.move(x, y)
+        page.mouse.down()
+        page.mouse.move(x + 40, y + 200, steps=12)
+        start = time.perf_counter()
+        page.mouse.up()
+        page.wait_for_function(f"old => ({ANSWERED})() !== old", arg=old, polling="raf", timeout=60_000)
+        settle(page)
+        times.append(time.perf_counter() - start)
+    return times[1:]
+
+
+def reverse_views(page, url: str, reps: int) -> list:
+    """A training index typed into the Training point page's number input → that image's panel shown."""
+    page.goto(url + "/training_point")
+    wait_idle(page, "Test images it helps most", 60_000)
+    field = page.get_by_test_id("stMain").get_by_label("Training image #", exact=True)
+    times = []
+    for j in [17, 250, 3, 611, 42, 777, 128, 9, 400, 66][:reps]:
+        field.fill(str(j))
+        start = time.perf_counter()
+        field.press("Enter")
+        page.wait_for_function("j => { const c = document.querySelector('[data-testid=\"stImageCaption\"]');"
+                               " return c && (c.textContent.startsWith('#' + j + ' ') ||"
+                               " c.textContent.startsWith('⚠ #' + j + ' ')); }", arg=j, polling="raf", timeout=30_000)
+        settle(page)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def map_draws(page, url: str, reps: int) -> tuple[list, list]:
+    """([first draw], [redraws]) of the training-set map at n = MAP_N: the sidebar set to all ten MNIST digits with
+    MAP_N training points (the fit is not timed), then a sidebar click to the map, then other colourings."""
+    page.goto(url)
+    wait_idle(page, "Train accuracy", 120_000)
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_test_id("stSelectbox").first.click()
+    page.get_by_role("option", name="MNIST, all 10 digits").click()
+    wait_idle(page, "Train accuracy", 300_000)
+    sizes = sidebar.get_by_test_id("stNumberInputField")
+    sizes.nth(1).fill("1000")
+    sizes.nth(1).press("Enter")
+    wait_idle(page, "Train accuracy", 300_000)
+    sizes.nth(0).fill(str(MAP_N))
+    sizes.nth(0).press("Enter")
+    page.wait_for_function(f"() => document.body.innerText.includes('{MAP_N:,}')", timeout=600_000)
+    wait_idle(page, "Train accuracy", 600_000)
+    first = [goto(page, "Training-set map", f"Training-set map ({MAP_N:,} images)")]
+    redraws = []
+    names = ["self-influence", "label", "flipped", "influence"]
+    for k in range(reps):
+        name = names[k % len(names)]
+        title = {"self-influence": "self-influence", "label": "label", "flipped": "flipped labels",
+                 "influence": "influence on test #"}[name]
+        start = time.perf_counter()
+        page.get_by_test_id("stMain").get_by_test_id("stButtonGroup").get_by_text(name, exact=True).click()
+        page.get_by_text(f"Training-set map ({MAP_N:,} images): {title}", exact=False).first.wait_for(timeout=60_000)
+        settle(page)
+        redraws.append(time.perf_counter() - start)
+    return first, redraws
+
+
 def table(results: dict) -> str:
     load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
     rows = ["| measurement | median (s) | max (s) | runs | budget (s) | within |", "|---|---|---|---|---|---|"]
@@ -147,6 +227,9 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=5, help="repetitions of each warm measurement")
     parser.add_argument("--cold", type=int, default=3, help="cold starts (a fresh server each)")
     parser.add_argument("--json", type=Path, help="also write the raw timings here")
+    parser.add_argument("--no-map", action="store_true", help="skip the map rows (they fit n = 4,000 first)")
+    parser.add_argument("--only-classroom", action="store_true",
+                        help="only the own-image, reverse-view and map rows (no cold starts, no page switches)")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -154,21 +237,29 @@ def main() -> None:
     print(f"load average at the start: {', '.join(f'{v:.2f}' for v in os.getloadavg())}", flush=True)
     with sync_playwright() as p, tempfile.TemporaryDirectory() as tmp:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        results["cold start → usable gallery"] = [cold_start(browser, Path(tmp)) for _ in range(args.cold)]
+        if not args.only_classroom:
+            results["cold start → usable gallery"] = [cold_start(browser, Path(tmp)) for _ in range(args.cold)]
         srv = Server(Path(tmp) / "warm.log")
         try:
             srv.wait_healthy()
             page = new_page(browser)
             page.goto(srv.url)
             wait_idle(page, "Train accuracy", 120_000)
-            first, warm = page_switches(page, args.reps)
-            for title, times in first.items():
-                results[f"first visit (no budget): {title}"] = times
-            for title, times in warm.items():
-                results[f"warm page switch: {title}"] = times
-            results["new test image (gallery)"] = new_test_images(page, srv.url, args.reps)
-            results["browser page (gallery, 200 test images)"] = browser_pages(page, srv.url, args.reps)
-            results["slider move (dynamics)"] = slider_moves(page, srv.url, args.reps)
+            if not args.only_classroom:
+                first, warm = page_switches(page, args.reps)
+                for title, times in first.items():
+                    results[f"first visit (no budget): {title}"] = times
+                for title, times in warm.items():
+                    results[f"warm page switch: {title}"] = times
+                results["new test image (gallery)"] = new_test_images(page, srv.url, args.reps)
+                results["browser page (gallery, 200 test images)"] = browser_pages(page, srv.url, args.reps)
+                results["slider move (dynamics)"] = slider_moves(page, srv.url, args.reps)
+            results["own-image answer (stroke → answer)"] = own_image_answers(page, srv.url, args.reps)
+            results["reverse view (new training index)"] = reverse_views(page, srv.url, args.reps)
+            if not args.no_map:
+                first, redraws = map_draws(new_page(browser), srv.url, args.reps)
+                results[f"map first draw (n = {MAP_N:,})"] = first
+                results[f"map redraw (n = {MAP_N:,}, other colouring)"] = redraws
         finally:
             srv.stop()
         browser.close()

@@ -119,15 +119,15 @@ def test_training_map_carries_training_indices_and_a_zero_centred_diverging_scal
     xy = np.arange(10.0).reshape(5, 2)
     infl = np.array([-2.0, 0.5, 0.0, 1.0, -0.1])
     fig = training_map_figure(xy, infl, "influence", labels=list("abcde"), hover_ids=["<b>x</b>", "2", "3", "4", "5"],
-                              marked=[3])
-    points, ring = fig.data
-    assert points.type == "scattergl" and fig.layout.dragmode == "lasso"
+                              marked=[3], webgl=True)
+    (points,), (ring,) = fig.data, fig.layout.shapes
+    assert points.type == "scattergl" and fig.layout.dragmode == "zoom"
     np.testing.assert_array_equal(points.customdata, np.arange(5))
     np.testing.assert_array_equal(points.marker.color, infl)
     assert (points.marker.cmin, points.marker.cmid, points.marker.cmax) == (-2.0, 0.0, 2.0)
     assert points.marker.colorscale[0][1] == plots.HARMFUL and points.marker.colorscale[-1][1] == plots.HELPFUL
     assert "&lt;b&gt;" in points.text[0] and "a" in points.text[0] and "-2" in points.text[0]
-    np.testing.assert_array_equal(ring.customdata, [3]) and np.testing.assert_array_equal(ring.x, [6.0])
+    assert (ring.type, ring.xanchor, ring.yanchor, ring.name) == ("circle", 6.0, 7.0, "chosen")
 
 
 def test_training_map_discrete_colourings_split_traces_but_keep_indices():

@@ -36,6 +36,10 @@ PAGES = (
     PageSpec("pages/ihvp.py", "IHVP error", ":material/scatter_plot:"),
     PageSpec("pages/network.py", "Network check", ":material/neurology:"),
     PageSpec("pages/influence101.py", "Influence 101", ":material/school:"),
+    PageSpec("pages/own_image.py", "Your image", ":material/draw:"),
+    PageSpec("pages/training_point.py", "Training point", ":material/image_search:"),
+    PageSpec("pages/map.py", "Training-set map", ":material/bubble_chart:"),
+    PageSpec("pages/lesson.py", "Guided lesson", ":material/co_present:"),
 )
 
 _ROUTED = contextvars.ContextVar("ifexplorer_routed", default=False)  # True while app.py runs the page
