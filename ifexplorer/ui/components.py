@@ -16,7 +16,6 @@ from ifexplorer.ui.widgets import explain, fmt
 
 GRID_CONFIG = {"displayModeBar": False, "scrollZoom": False, "doubleClick": False}
 OPEN_KEY = "_open_training_point"  # session state: a grid click asked for the reverse view of this training image
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def page_header(title: str, explanation: str, intro: str | None = None) -> None:
@@ -157,18 +156,11 @@ def ask_training_point(j: int) -> None:
     st.session_state[OPEN_KEY] = int(j)
 
 
-def reverse_view_available() -> bool:
-    return (ROOT / navigate.TRAINING_POINT_PAGE).is_file()
-
-
 def _follow_training_click() -> None:
     j = st.session_state.pop(OPEN_KEY, None)
     if j is None:
         return
-    st.session_state[navigate.TRAIN_KEY] = int(j)
-    if reverse_view_available():
-        navigate.open_training_point(j)
-    st.toast(f"Training image #{j} selected (the reverse view is not part of this build).", icon=":material/info:")
+    navigate.open_training_point(j)
 
 
 def open_after_fragment_click() -> None:

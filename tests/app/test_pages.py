@@ -17,8 +17,7 @@ from ifexplorer.ui import dataset_menu, experiment
 from ifexplorer.ui.text import md_escape
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
-PAGES = ["pages/overview.py", "pages/gallery.py", "pages/dynamics.py", "pages/ihvp.py",
-         "pages/network.py", "pages/influence101.py"]
+PAGES = [spec.script for spec in __import__("ifexplorer.ui.router", fromlist=["PAGES"]).PAGES]  # every page
 
 
 @pytest.fixture(autouse=True, scope="module")
