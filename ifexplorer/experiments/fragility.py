@@ -471,3 +471,24 @@ def write_plots(result: FragilityResult, out_dir) -> list[Path]:
         fig.write_html(path, include_plotlyjs="directory")
         paths.append(path)
     return paths
+
+
+# ----------------------------------------------------------------------------- the committed studies
+STUDY_DIR = Path(__file__).resolve().parents[2] / "docs" / "fragility"
+
+
+def committed_studies(folder=None) -> dict[str, Path]:
+    """{label: path} of the study JSONs shipped in docs/fragility (label from the dataset and classes in the
+    config, e.g. "mnist 7 vs 9"); empty when the folder is not there (an installed package)."""
+    folder = Path(folder) if folder is not None else STUDY_DIR
+    out = {}
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            extra = json.loads(path.read_text()).get("config", {}).get("extra", {})
+        except (OSError, ValueError):
+            continue
+        classes = extra.get("classes")
+        names = " vs ".join(map(str, classes)) if isinstance(classes, list) else f"{classes or 'all'} classes"
+        label = f"{extra.get('dataset', path.stem)}, {names}"
+        out[label if label not in out else f"{label} ({path.stem})"] = path
+    return out

@@ -20,7 +20,8 @@ def heatmap_figure(depths, widths, values, title: str, stat: str = "Pearson") ->
     if v.shape != (len(depths), len(widths)) or v.size == 0:
         raise ValueError(f"values must have shape (depths, widths) = ({len(depths)}, {len(widths)}); got {v.shape}")
     text = [["—" if not np.isfinite(x) else f"{x:.2f}" for x in row] for row in v]
-    fig = go.Figure(go.Heatmap(z=v, x=[str(w) for w in widths], y=[str(L) for L in depths], zmin=-1, zmax=1,
+    z = [[x if np.isfinite(x) else None for x in row] for row in v.tolist()]  # plain lists: readable JSON
+    fig = go.Figure(go.Heatmap(z=z, x=[str(w) for w in widths], y=[str(L) for L in depths], zmin=-1, zmax=1,
                                colorscale="RdBu", text=text, texttemplate="%{text}", colorbar=dict(title=stat),
                                hovertemplate="depth %{y}, width %{x}<br>" + stat + " %{z:.3f}<extra></extra>"))
     fig.update_layout(template=TEMPLATE, title=dict(text=title, font=dict(size=14)), height=340,
