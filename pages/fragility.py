@@ -197,7 +197,7 @@ with ui.friendly_errors("The fragility study"):
     if not studies:
         st.info("No study to show yet: open the expander above and press **Run the fragility study**.")
         st.stop()
-    label = st.selectbox("Study", list(studies), key="frag_study", format_func=ui.md_escape)
+    label = st.selectbox("Study", list(studies), key="frag_study")  # plain-text widget: no markdown to escape
     result = studies[label]
     cfg = result.config
     st.caption(ui.md_escape(f"{len(result.cells)} cells · {cfg.get('n_train')} training points, "
