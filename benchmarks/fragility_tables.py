@@ -3,7 +3,7 @@
     python benchmarks/fragility_tables.py docs/fragility/mnist79.json docs/fragility/mnist79_wide.json
 
 Per cell: activation flips θ(0) → θ_s, the kernel gap ‖K(θ_s) − H_L‖/‖H_L‖, Pearson / Spearman with
-retraining per method, and the share of the retrained output change the Gauss–Newton IHVP keeps against
+retraining per method, the Gauss–Newton IHVP's Pearson against PBRF (Bae et al.'s claim), and the share of the retrained output change the Gauss–Newton IHVP keeps against
 theory §5's λQ_ii (from H_L and from K(θ_s)); then the LDS per depth × λ."""
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def cell_table(results) -> str:
     cells = sorted((c for r in results for c in r.cells), key=lambda c: (-c.reg, c.depth, c.width))
     methods = [m for m in METHODS if any(m in c.scores for c in cells)]
     head = ["λ", "L", "width", "flips", "kernel gap"] + [f"{SHORT[m]} P / S" for m in methods] + \
-        ["IHVP kept", "λQ_ii (H_L)", "λQ_ii (K(θ_s))"]
+        ["IHVP GN vs PBRF", "IHVP kept", "λQ_ii (H_L)", "λQ_ii (K(θ_s))"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for c in cells:
         if c.status != "done":
@@ -33,7 +33,7 @@ def cell_table(results) -> str:
             continue
         row = [f"{c.reg:g}", str(c.depth), str(c.width), f"{100 * c.flip_fraction:.1f}%", _f(c.kernel_gap_trained)]
         row += [f"{_f(c.score(m))} / {_f(c.score(m, 'spearman'))}" if m in c.scores else "" for m in methods]
-        row += [_f(np.nanmean(c.ihvp_retention)), _f(np.mean(c.lam_q_kernel)), _f(np.mean(c.lam_q_empirical))]
+        row += [_f(c.score("pbrf_vs_ihvp_gn")), _f(np.nanmean(c.ihvp_retention)), _f(np.mean(c.lam_q_kernel)), _f(np.mean(c.lam_q_empirical))]
         if c.not_converged:
             row[2] += f" ({len(c.not_converged)} retrains failed)"
         lines.append("| " + " | ".join(row) + " |")

@@ -7,7 +7,13 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from ifexplorer.data import load_dataset
-from ifexplorer.experiments.fragility import FragilityConfig, committed_studies, load_study, run_study
+from ifexplorer.experiments.fragility import (
+    FragilityConfig,
+    committed_studies,
+    ihvp_error_vs_depth,
+    load_study,
+    run_study,
+)
 from ifexplorer.experiments.network_check import training_subset
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
@@ -50,6 +56,13 @@ def test_fragility_page_shows_the_committed_study_and_the_kernel_chart_before_an
     _, _, want = result.grid("ihvp_gn", reg, "pearson")
     np.testing.assert_allclose(_heatmap(at), want, equal_nan=True)
     assert {m.label for m in at.metric} >= {"activation flips θ(0) → θ_s", "IHVP keeps", "λQ_ii (theory §5)"}
+    # the NTK-regime LDS table is the package's, at the sidebar's dataset and λ
+    data = load_dataset("mnist", classes=(7, 9), n_train=800, n_test=200, seed=0)
+    ref = ihvp_error_vs_depth(data.X_train, data.y_train, [1, 2, 3, 4, 5], [0.001], data.X_test[:50],
+                              data.y_test[:50], n_subsets=50)
+    table = at.dataframe[0].value
+    np.testing.assert_allclose(table["LDS of the IHVP"], ref.lds_ihvp[:, 0], rtol=1e-12)
+    np.testing.assert_allclose(table["mean 1 − λQ_ii"], ref.mean_error[:, 0], rtol=1e-12)
 
 
 def test_fragility_page_runs_its_own_study_on_the_button():
