@@ -1,17 +1,20 @@
 """Print the README's fragility tables (markdown) from study JSONs written by `python -m ifexplorer fragility`.
 
-    python benchmarks/fragility_tables.py docs/fragility/mnist79.json docs/fragility/mnist79_wide.json
+    python benchmarks/fragility_tables.py docs/fragility/mnist79.json docs/fragility/iris.json
+    python benchmarks/fragility_tables.py runs/a/fragility.json runs/b/fragility.json --merge docs/fragility/x.json
+      (--merge: one study from runs on the same data with different cells, experiments.fragility.merge_studies)
 
 Per cell: activation flips θ(0) → θ_s, the kernel gap ‖K(θ_s) − H_L‖/‖H_L‖, Pearson / Spearman with
-retraining per method, the Gauss–Newton IHVP's Pearson against PBRF (Bae et al.'s claim), and the share of the retrained output change the Gauss–Newton IHVP keeps against
-theory §5's λQ_ii (from H_L and from K(θ_s)); then the LDS per depth × λ."""
+retraining per method, the Gauss–Newton IHVP's Pearson against PBRF (Bae et al.'s claim), and the share
+of the retrained output change the Gauss–Newton IHVP keeps against theory §5's λQ_ii (from H_L and from
+K(θ_s)); then the LDS per depth × λ."""
 from __future__ import annotations
 
 import sys
 
 import numpy as np
 
-from ifexplorer.experiments.fragility import METHODS, load_study
+from ifexplorer.experiments.fragility import METHODS, load_study, merge_studies
 
 SHORT = {"ntk": "NTK", "ihvp_gn": "IHVP GN", "ihvp_hessian": "IHVP Hess", "lissa": "LiSSA", "cg": "CG",
          "pbrf": "PBRF"}
@@ -33,7 +36,8 @@ def cell_table(results) -> str:
             continue
         row = [f"{c.reg:g}", str(c.depth), str(c.width), f"{100 * c.flip_fraction:.1f}%", _f(c.kernel_gap_trained)]
         row += [f"{_f(c.score(m))} / {_f(c.score(m, 'spearman'))}" if m in c.scores else "" for m in methods]
-        row += [_f(c.score("pbrf_vs_ihvp_gn")), _f(np.nanmean(c.ihvp_retention)), _f(np.mean(c.lam_q_kernel)), _f(np.mean(c.lam_q_empirical))]
+        row += [_f(c.score("pbrf_vs_ihvp_gn")), _f(np.nanmean(c.ihvp_retention)), _f(np.mean(c.lam_q_kernel)),
+                _f(np.mean(c.lam_q_empirical))]
         if c.not_converged:
             row[2] += f" ({len(c.not_converged)} retrains failed)"
         lines.append("| " + " | ".join(row) + " |")
@@ -55,8 +59,16 @@ def lds_table(results) -> str:
     return "\n".join(lines)
 
 
-def main(paths) -> None:
-    results = [load_study(p) for p in paths]
+def main(argv) -> None:
+    merge_to = None
+    if "--merge" in argv:
+        k = argv.index("--merge")
+        merge_to, argv = argv[k + 1], argv[:k] + argv[k + 2:]
+    results = [load_study(p) for p in argv]
+    if merge_to:
+        results = [merge_studies(*results)]
+        results[0].save(merge_to)
+        print(f"# merged into {merge_to}")
     for r in results:
         cfg = r.config
         print(f"# {cfg['extra']}: n = {cfg['n_train']}, {cfg['n_examined']} retrained × {cfg['n_test']} test points "

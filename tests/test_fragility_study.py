@@ -12,6 +12,7 @@ from reference import random_unit_rows
 
 from ifexplorer import NTKInfluence
 from ifexplorer import deep_network as DN
+from ifexplorer.experiments import fragility as F
 from ifexplorer.experiments import fragility_cell
 from ifexplorer.experiments.fragility import (
     METHODS,
@@ -222,3 +223,20 @@ def test_study_sizes_are_checked_against_the_data():
 
 def test_methods_list_is_the_documented_one():
     assert METHODS == ("ntk", "ihvp_gn", "ihvp_hessian", "lissa", "cg", "pbrf")
+
+
+def test_merging_runs_on_the_same_data_keeps_every_cell_and_says_where_each_came_from():
+    X, y, Xt, yt = _data(n=8)
+    a = run_study(X, y, Xt, yt, _config(widths=(8,), methods=("ntk", "cg"), n_examined=2, lds_subsets_ntk=0))
+    b = run_study(X, y, Xt, yt, _config(widths=(16,), methods=("ntk",), n_examined=2, lds_subsets_ntk=0))
+    m = F.merge_studies(a, b)
+    assert [c.key for c in m.cells] == [(2, 8, 0.5), (2, 16, 0.5)]
+    assert [p["cells"] for p in m.config["parts"]] == [[[2, 8, 0.5]], [[2, 16, 0.5]]]
+    depths, widths, grid = m.grid("cg", 0.5)
+    assert widths == [8, 16] and np.isfinite(grid[0, 0]) and np.isnan(grid[0, 1])
+    assert F.FragilityResult.from_dict(json.loads(json.dumps(m.to_dict()))).table() == m.table()
+    with pytest.raises(ValueError, match="appears in more than one study"):
+        F.merge_studies(a, a)
+    other = run_study(X[:6], y[:6], Xt, yt, _config(widths=(16,), methods=("ntk",), n_examined=2, lds_subsets_ntk=0))
+    with pytest.raises(ValueError, match=r"differ in \['n_train'\]"):
+        F.merge_studies(a, other)

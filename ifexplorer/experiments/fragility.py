@@ -307,6 +307,28 @@ class FragilityResult:
         return path
 
 
+def merge_studies(*results: FragilityResult) -> FragilityResult:
+    """One study from runs on the same data with different cells (e.g. the wide widths run separately with fewer
+    methods): cells concatenated in order, config of the first plus "parts" (every run's config, seconds and
+    cell keys), seconds summed, interrupted if any part was. Raises ValueError when a cell appears twice or
+    the runs used different data (n_train, seed, dataset)."""
+    if not results:
+        raise ValueError("merge_studies needs at least one study")
+    same = ("n_train", "seed", "extra", "n_test", "n_examined")
+    for r in results[1:]:
+        diff = [k for k in same if r.config.get(k) != results[0].config.get(k)]
+        if diff:
+            raise ValueError(f"the studies differ in {diff}: they were not run on the same data and sizes")
+    keys = [c.key for r in results for c in r.cells]
+    if len(set(keys)) != len(keys):
+        raise ValueError("a (depth, width, λ) cell appears in more than one study")
+    config = dict(results[0].config, parts=[dict(config=r.config, seconds=r.seconds, interrupted=r.interrupted,
+                                                 cells=[list(c.key) for c in r.cells]) for r in results])
+    return FragilityResult(config=config, cells=tuple(c for r in results for c in r.cells),
+                           ntk_table=results[0].ntk_table, device=results[0].device,
+                           seconds=sum(r.seconds for r in results), interrupted=any(r.interrupted for r in results))
+
+
 def load_study(path) -> FragilityResult:
     """Read a study written by FragilityResult.save."""
     return FragilityResult.from_dict(json.loads(Path(path).read_text()))
