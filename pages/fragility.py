@@ -144,10 +144,13 @@ def _own_run(exp):
     return result if result.cells else None
 
 
-def _studies(own) -> dict:
-    """{label: FragilityResult}: your run first (when there is one), then the committed studies."""
+def _studies(own, dataset: str) -> dict:
+    """{label: FragilityResult}: your run first (when there is one), then the committed studies, those on the
+    sidebar's dataset first."""
     out = {OWN: own} if own is not None else {}
-    for label, path in committed_studies().items():
+    committed = committed_studies()
+    for label in sorted(committed, key=lambda lab: not lab.startswith(f"{dataset},")):
+        path = committed[label]
         out[label] = _load(str(path))
     return out
 
@@ -209,7 +212,7 @@ with ui.friendly_errors("The fragility study"):
     st.subheader("Correlation with real retraining")
     with st.expander("Run the study on the sidebar's dataset (trains real networks: minutes on a CPU)"):
         own = _own_run(exp)
-    studies = _studies(own)
+    studies = _studies(own, exp.config.dataset)
     if own is not None and st.session_state.pop("frag_show_own", False):
         st.session_state["frag_study"] = OWN
     if not studies:

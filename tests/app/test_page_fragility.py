@@ -45,6 +45,7 @@ def test_fragility_page_shows_the_committed_study_and_the_kernel_chart_before_an
     charts = at.get("plotly_chart")
     assert len(charts) == 3  # IHVP error vs depth, heatmap, scatter of the selected cell
     label = at.selectbox(key="frag_study").value
+    assert label == "mnist, 7 vs 9"  # the committed study on the sidebar's dataset comes first
     result = load_study(studies[label])
     method, reg = at.selectbox(key="frag_method").value, at.select_slider(key="frag_reg").value
     _, _, want = result.grid(method, reg, "pearson")
