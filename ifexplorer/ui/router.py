@@ -35,6 +35,7 @@ PAGES = (
     PageSpec("pages/dynamics.py", "Training dynamics", ":material/timeline:"),
     PageSpec("pages/ihvp.py", "IHVP error", ":material/scatter_plot:"),
     PageSpec("pages/network.py", "Network check", ":material/neurology:"),
+    PageSpec("pages/fragility.py", "Fragility", ":material/stacked_line_chart:"),
     PageSpec("pages/influence101.py", "Influence 101", ":material/school:"),
     PageSpec("pages/own_image.py", "Your image", ":material/draw:"),
     PageSpec("pages/training_point.py", "Training point", ":material/image_search:"),
