@@ -21,7 +21,9 @@ from torch import nn
 
 
 class TwoLayerReLUModule(nn.Module):
-    """f(x) = relu(x Wᵀ) a / √width for x (m, d) -> (m, C). Parameter `W` (width, d); buffers `a`, `W0`."""
+    """f(x) = relu(x Wᵀ) a / √width for x (m, d) -> (m, C). The one parameter is `hidden.weight` = W (width, d),
+    an `nn.Linear` without bias (EK-FAC in kronfluence and pyDVL only handles Linear/Conv layers); `a` and `W0` are
+    buffers. `module.W` is the same tensor as `module.hidden.weight`."""
 
     def __init__(self, W0: torch.Tensor, a: torch.Tensor, W: torch.Tensor | None = None):
         super().__init__()
@@ -33,8 +35,15 @@ class TwoLayerReLUModule(nn.Module):
             raise ValueError(f"W must have the shape of W0 {tuple(W0.shape)}; got {tuple(W.shape)}")
         self.register_buffer("W0", W0.detach().clone())
         self.register_buffer("a", a.detach().clone())
-        self.W = nn.Parameter(W.detach().clone())
+        self.hidden = nn.Linear(W0.shape[1], W0.shape[0], bias=False, device=W0.device, dtype=W0.dtype)
+        with torch.no_grad():
+            self.hidden.weight.copy_(W)
         self.width = int(W0.shape[0])
+
+    @property
+    def W(self) -> nn.Parameter:
+        """The first layer (width, d): the trained parameter."""
+        return self.hidden.weight
 
     @classmethod
     def from_network(cls, net, W: torch.Tensor | None = None) -> TwoLayerReLUModule:
@@ -42,7 +51,7 @@ class TwoLayerReLUModule(nn.Module):
         return cls(net.W0, net.a, W)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.relu(x @ self.W.T) @ self.a / math.sqrt(self.width)
+        return torch.relu(self.hidden(x)) @ self.a / math.sqrt(self.width)
 
 
 def half_squared_error(output: torch.Tensor, target: torch.Tensor, reduction: str = "sum") -> torch.Tensor:

@@ -32,7 +32,7 @@ def test_initial_module_is_zero_and_matches_network():
     mod = T.TwoLayerReLUModule.from_network(net)
     assert torch.equal(mod(X), net.forward(X))
     assert float(mod(X).detach().abs().max()) < 1e-14  # antisymmetric init: f0 ≡ 0
-    assert [name for name, _ in mod.named_parameters()] == ["W"]
+    assert [name for name, _ in mod.named_parameters()] == ["hidden.weight"]
     assert {name for name, _ in mod.named_buffers()} == {"W0", "a"}
 
 
