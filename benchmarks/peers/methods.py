@@ -101,7 +101,7 @@ def _ours_solver(c: Context, solver: str):
     for _ in range(4):  # as the network check does: double LiSSA's scale when it diverges
         try:
             scores, _ = ana.solver_influence(c.Xe, c.ye.reshape(-1, 1), solver, **opts)
-            return scores.numpy(), {"settings": {k: v for k, v in opts.items()}}
+            return scores.numpy(), {"settings": dict(opts)}
         except solvers.LissaDivergedError:
             opts["scale"] *= 2
     raise RuntimeError("LiSSA diverged four times")
@@ -255,7 +255,7 @@ def _dattri_inner_product(c: Context, cls, **kwargs):
     attributor.cache(train)
     # dattri returns (n_train, n_test) with ∇ℓ_trainᵀ H⁻¹ ∇ℓ_test: the removal sign already.
     scores = attributor.attribute(DataLoader(c.train_set(), batch_size=TRAIN_CHUNK), test)
-    return scores.detach().numpy().T, {"settings": {k: v for k, v in kwargs.items()}}
+    return scores.detach().numpy().T, {"settings": dict(kwargs)}
 
 
 def dattri_explicit(c: Context):

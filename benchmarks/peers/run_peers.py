@@ -173,8 +173,9 @@ def _size(text: str, n_retrain: int) -> tuple[int, int, int]:
 
 
 def run_size(n: int, width: int, n_retrain: int, args, methods: list[str], root: Path) -> dict:
-    from ifexplorer.influence import NTKInfluence
     from methods import METHODS
+
+    from ifexplorer.influence import NTKInfluence
     workdir = root / f"n{n}_w{width}"
     workdir.mkdir(parents=True, exist_ok=True)
     print(f"[peers] n={n} width={width}: training and {n_retrain} retrains", flush=True)
@@ -236,7 +237,8 @@ def headline(rows: list[dict]) -> list[dict]:
 def markdown(result: dict) -> str:
     lines = [f"# Peers benchmark ({result['schema']})", "",
              f"Versions: {', '.join(f'{k} {v}' for k, v in result['versions'].items())}. "
-             f"Per-method budget {result['settings']['timeout']:.0f} s, memory cap {result['settings']['mem_mb']:.0f} MB, "
+             f"Per-method budget {result['settings']['timeout']:.0f} s, "
+             f"memory cap {result['settings']['mem_mb']:.0f} MB, "
              f"{result['settings']['threads']} threads; measured on a shared 2-core CPU (contended).", ""]
     for size in result["sizes"]:
         c = size["config"]
@@ -254,7 +256,8 @@ def markdown(result: dict) -> str:
         lines += ["", "Headline (ours = NTK closed form; each library's best by Pearson): "]
         for h in size["headline"]:
             if h.get("best"):
-                lines.append(f"- {h['library']}: {h['best']} Pearson {_f(h['pearson'])} vs ours {_f(h['ours_pearson'])}, "
+                lines.append(f"- {h['library']}: {h['best']} Pearson {_f(h['pearson'])} "
+                             f"vs ours {_f(h['ours_pearson'])}, "
                              f"{h['time_ratio']:.1f}× our time")
             else:
                 lines.append(f"- {h['library']}: {h['note']}")
@@ -294,7 +297,8 @@ def main(argv=None) -> int:
     p.add_argument("--mem-mb", type=float, default=8000.0, help="resident-memory cap per method (MB)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--lds-subsets", type=int, default=100)
-    p.add_argument("--tiny", action="store_true", help="smoke-test config: n=40, width 16, m=5, 6 retrains, 60 s per method")
+    p.add_argument("--tiny", action="store_true",
+                   help="smoke-test config: n=40, width 16, m=5, 6 retrains, 60 s per method")
     p.add_argument("--out", default="docs/peers.json", help="JSON path (the .md table is written beside it)")
     p.add_argument("--workdir", default=None, help="scratch folder (default: a temporary one)")
     p.add_argument("--worker", help=argparse.SUPPRESS)
