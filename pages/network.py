@@ -12,6 +12,7 @@ from ifexplorer.device import resolve_device
 from ifexplorer.experiments.network_check import METHODS, figures, run_validation, training_subset
 from ifexplorer.plots.network import LABELS
 from ifexplorer.ui import url_state
+from ifexplorer.ui.peers import peers_panel
 
 ui.page_header("Network check", r"""
 Everything else in this app uses the infinitely wide network (the NTK). Here a real two-layer ReLU network of
@@ -191,3 +192,4 @@ with ui.friendly_errors("The network check"):
     exp = ui.current_experiment()
     data = exp.data
     _results(_run(_settings(len(data.X_train), len(data.X_test))))
+peers_panel()  # the committed peers benchmark (docs/peers.json), ifexplorer/ui/peers.py
