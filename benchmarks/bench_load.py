@@ -41,7 +41,8 @@ BUDGET_ENV = "IFEXPLORER_MEMORY_BUDGET"
 DIGITS = "8×8 digits (scikit-learn)"
 SIZES = {"mnist": (800, 200), "digits": (1000, 300)}  # (training, test) points of the two datasets used
 USABLE, STEP = 120_000, 60_000  # ms: what counts as a stall
-CAPTION = "c => (document.querySelector('[data-testid=\"stImageCaption\"]') || {}).textContent === c"
+CAPTION = "c => (document.querySelector('.st-key-result [data-testid=\"stImageCaption\"]') || {}).textContent === c"
+GRID = '[class*="st-key-browse_grid_"]'  # the gallery's test-image browser: one clickable figure per page
 HEADING = ("() => (Array.from(document.querySelectorAll('[data-testid=\"stMarkdownContainer\"] strong'))"
            ".find(e => e.textContent.startsWith('Most helpful at t =')) || {}).textContent")
 MEMORY = re.compile(r"Memory for results \(all sessions\): ([\d.]+ (?:[kMG]B|B)) of the ([\d.]+ (?:[kMG]B|B)) budget")
@@ -91,8 +92,8 @@ async def check_exceptions(page, s: Session, where: str) -> None:
 async def expect_test_count(page, s: Session, where: str) -> None:
     """The gallery's browser says how many test images the session's own dataset has."""
     m = SIZES[s.dataset][1]
-    label = await page.get_by_text("Browse test images", exact=False).first.inner_text()
-    if f"({m})" not in label:
+    label = await page.get_by_text("Browse the ", exact=False).first.inner_text()
+    if f"Browse the {m:,} test images" not in label:
         s.wrong.append(f"{where}: '{label.strip()}' but {s.dataset} has {m} test images")
 
 
@@ -113,19 +114,22 @@ async def classroom(browser, url: str, s: Session, change_dataset: bool) -> Sess
             await page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").first.click()
             await page.get_by_role("option", name=DIGITS).click()
             s.dataset = "digits"
-            await shown(page, f"Browse test images ({SIZES['digits'][1]})", USABLE)
+            await shown(page, f"Browse the {SIZES['digits'][1]:,} test images", USABLE)
             s.times["dataset change"].append(time.perf_counter() - start)
         await expect_test_count(page, s, step)
         for j in [(7 * s.k + 3) % 20 or 1, (7 * s.k + 11) % 20 or 2, (7 * s.k + 16) % 20 or 4]:
             step = f"pick test image #{j}"
-            button = page.get_by_role("button", name=f"#{j}", exact=True)
-            await button.wait_for(timeout=STEP)
+            grid = page.locator(GRID).first  # sorted by index: cell j is test image #j
+            await grid.wait_for(timeout=STEP)
+            await grid.scroll_into_view_if_needed()
+            box = await grid.bounding_box()
+            row, col = divmod(j, int((box["width"] + 4) // 76))  # 72 px cells 4 px apart, two caption lines
             start = time.perf_counter()
-            await button.click()
+            await page.mouse.click(box["x"] + col * 76 + 36, box["y"] + row * 106 + 36)
             await page.wait_for_function(CAPTION, arg=f"test #{j}", polling=100, timeout=STEP)
             await settle(page)
             s.times["pick test image"].append(time.perf_counter() - start)
-            caption = await page.get_by_test_id("stImageCaption").first.inner_text()
+            caption = await page.locator(".st-key-result").get_by_test_id("stImageCaption").first.inner_text()
             if caption != f"test #{j}":
                 s.wrong.append(f"{step}: shows '{caption}'")
             await expect_test_count(page, s, step)
@@ -143,7 +147,7 @@ async def classroom(browser, url: str, s: Session, change_dataset: bool) -> Sess
             await settle(page)
             s.times["slider step"].append(time.perf_counter() - start)
             heading, value = await page.evaluate(HEADING), await slider.get_attribute("aria-valuetext")
-            if value and not str(heading).endswith(value):
+            if value and f"t = {value}" not in str(heading):  # "Most helpful at t = 0.00152 (6)": (k)
                 s.wrong.append(f"{step}: heading '{heading}' but the slider is at '{value}'")
         step = "open IHVP error"
         s.times["page switch"].append(await nav(page, "IHVP error", "Error rate against density"))
