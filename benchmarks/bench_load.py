@@ -9,7 +9,9 @@ dynamics and step its time slider five times, open the IHVP page. Session 0 firs
 8×8 digits (a fit while the others work). Reported per N:
   usable        page requested → the gallery drawn (script idle, images loaded, charts drawn): median, worst
   interactions  click / key press → the new content drawn: median and p95 of each kind
-  server        peak RSS (VmHWM of the server process), the store's accounted use and budget (sidebar caption)
+  server        CPU seconds the server process used during the N sessions against the CPU seconds the whole
+                machine was busy (the browsers run on the same cores) and the wall time; peak RSS (VmHWM of the
+                server process), the store's accounted use and budget (sidebar caption)
   problems      sessions that saw another session's content (the chosen image, the time on the slider, the
                 number of test images and training points of *their* dataset), an exception, or a stall (timeout)
 Targets on the 2-core box at the default dataset: at N = 8 every session usable within 20 s and p95 of a slider
@@ -195,6 +197,20 @@ def rss_bytes(pid: int, field_name: str = "VmRSS") -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far (/proc/PID/stat fields 14 and 15)."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores have spent busy since boot (/proc/stat: everything but idle and iowait)."""
+    with open("/proc/stat") as fh:
+        values = [int(v) for v in fh.readline().split()[1:]]
+    return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
+
+
 async def sample_rss(pid: int, peak: list, stop: asyncio.Event) -> None:
     while not stop.is_set():
         peak[0] = max(peak[0], rss_bytes(pid))
@@ -214,15 +230,18 @@ async def run_classroom(n: int, log_dir: Path) -> dict:
             load_start = os.getloadavg()[0]
             peak, stop = [0], asyncio.Event()
             sampler = asyncio.create_task(sample_rss(srv.proc.pid, peak, stop))
+            cpu0, busy0 = cpu_seconds(srv.proc.pid), machine_busy_seconds()
             start = time.perf_counter()
             sessions = await asyncio.gather(*(classroom(browser, srv.url, Session(k), k == 0) for k in range(n)))
             wall = time.perf_counter() - start
+            server_cpu, busy = cpu_seconds(srv.proc.pid) - cpu0, machine_busy_seconds() - busy0
             stop.set()
             await sampler
             use, budget = await memory_of(browser, srv.url)
             await browser.close()
         log = srv.log()
-        return {"n": n, "sessions": sessions, "wall": wall, "rss_peak": peak[0],
+        return {"n": n, "sessions": sessions, "wall": wall, "rss_peak": peak[0], "server_cpu": server_cpu,
+                "busy": busy,
                 "hwm": rss_bytes(srv.proc.pid, "VmHWM"), "use": use, "budget": budget,
                 "fits": srv.fits() - fits_warm, "tracebacks": log.count("Traceback"),
                 "load": (load_start, os.getloadavg()[0])}
@@ -322,7 +341,8 @@ def mb(nbytes: int) -> str:
 def classroom_table(runs: list[dict]) -> str:
     kinds = ["pick test image", "slider step", "page switch", "dataset change"]
     head = ("| N | usable: median / worst (s) | " + " | ".join(f"{k}: median / p95 (s)" for k in kinds)
-            + " | server peak RSS | store use / budget | fits | wrong content | exceptions | stalls | load avg |")
+            + " | server CPU s / all CPU s (wall s) | server peak RSS | store use / budget | fits | wrong content"
+            " | exceptions | stalls | load avg |")
     rows = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in runs:
         sessions = r["sessions"]
@@ -332,7 +352,8 @@ def classroom_table(runs: list[dict]) -> str:
             values = [t for s in sessions for t in s.times[kind]]
             cells.append(f"{statistics.median(values):.2f} / {p95(values):.2f}" if values else "–")
         problems = [sum(bool(getattr(s, a)) for s in sessions) for a in ("wrong", "exceptions", "stalls")]
-        rows.append(f"| {r['n']} | " + " | ".join(cells) + f" | {mb(max(r['rss_peak'], r['hwm']))} | "
+        cpu = f"{r['server_cpu']:.0f} / {r['busy']:.0f} ({r['wall']:.0f})" if "busy" in r else "–"
+        rows.append(f"| {r['n']} | " + " | ".join(cells) + f" | {cpu} | {mb(max(r['rss_peak'], r['hwm']))} | "
                     f"{r['use']} / {r['budget']} | {r['fits']} | " + " | ".join(map(str, problems))
                     + f" | {r['load'][0]:.1f} → {r['load'][1]:.1f} |")
     details = [f"  session {s.k} ({r['n']} at once): " + "; ".join(s.wrong + s.exceptions + s.stalls)

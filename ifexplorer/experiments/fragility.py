@@ -30,6 +30,7 @@ from .._checks import check_depth, check_int, check_positive
 from ..influence import NTKInfluence
 from ..results import Progress, no_progress
 from .lds import exact_loo_effects, ihvp_effects, lds_many
+from .serialize import jsonable
 
 
 @dataclass(frozen=True)
@@ -218,7 +219,7 @@ class FragilityCell:
             elif k == "estimates":
                 v = {m: np.asarray(a).tolist() for m, a in v.items()}
             out[k] = v
-        return _jsonable(out)
+        return jsonable(out)
 
     @classmethod
     def from_dict(cls, data: dict) -> FragilityCell:
@@ -285,8 +286,8 @@ class FragilityResult:
         return rows
 
     def to_dict(self) -> dict:
-        return {"schema": SCHEMA, "config": _jsonable(self.config), "device": self.device, "seconds": self.seconds,
-                "interrupted": self.interrupted, "ntk_table": _jsonable(self.ntk_table),
+        return {"schema": SCHEMA, "config": jsonable(self.config), "device": self.device, "seconds": self.seconds,
+                "interrupted": self.interrupted, "ntk_table": jsonable(self.ntk_table),
                 "cells": [c.to_dict() for c in self.cells]}
 
     @classmethod
@@ -436,22 +437,6 @@ def _nan(values):
     if isinstance(values, list):
         return [_nan(v) for v in values]
     return math.nan if values is None else values
-
-
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, (np.floating, float)):
-        return None if not math.isfinite(float(obj)) else float(obj)
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    return obj
 
 
 # ------------------------------------------------------------------------------------------ figures

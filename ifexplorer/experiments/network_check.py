@@ -32,6 +32,7 @@ from .._checks import check_fraction, check_int, check_nonnegative, check_positi
 from ..device import device_label, resolve_device, resolve_dtype
 from ..influence import NTKInfluence
 from ..results import Progress, no_progress
+from .serialize import jsonable
 
 METHODS = ("ntk", "ihvp_exact", "lissa", "cg")
 LISSA_DEFAULTS = dict(damping=0.01, scale=None, depth=500, batch_size=16, repeats=1)  # scale None: 1.5·λ_max(Hess)
@@ -129,7 +130,7 @@ class WidthResult:
         d["methods"] = d.pop("scores")
         d["actual"] = self.actual.tolist()
         d["predicted"] = {k: v.tolist() for k, v in self.predicted.items()}
-        return _jsonable(d)
+        return jsonable(d)
 
 
 @dataclass
@@ -142,7 +143,7 @@ class ValidationResult:
     interrupted: bool = False
 
     def to_dict(self) -> dict:
-        return {"schema": SCHEMA, "config": _jsonable(self.config), "device": self.device,
+        return {"schema": SCHEMA, "config": jsonable(self.config), "device": self.device,
                 "seconds": self.seconds, "interrupted": self.interrupted,
                 "widths": [w.to_dict() for w in self.widths]}
 
@@ -375,20 +376,6 @@ def _sub_progress(progress: Progress, lo: float, hi: float, prefix: str) -> Prog
 
 def _np(t) -> np.ndarray:
     return t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)
-
-
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, (np.floating, float)):
-        return None if not math.isfinite(float(obj)) else float(obj)
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    return obj
 
 
 def figures(result) -> dict:

@@ -2,14 +2,13 @@
 Skipped when chromium or playwright is missing; .ci/run installs both. Prints the timings it measures
 and saves screenshots to artifacts/screenshots/. Timings are recorded, never asserted: their budgets
 are checked by benchmarks/bench_app.py on a quiet machine."""
-import json
 import os
 import re
 import time
 
 import pytest
 
-from ifexplorer.ui.browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, Server, browser_available, settle, wait_idle
+from ifexplorer.ui.browser import SCREENSHOTS, Server, browser_available, settle, wait_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow,
               pytest.mark.skipif(not browser_available() and os.environ.get("IFEXPLORER_REQUIRE_BROWSER") != "1",
@@ -19,29 +18,7 @@ PAGES = [("Overview", "Train accuracy"), ("Influence gallery", "Most helpful"),
          ("Training dynamics", "Most helpful at"), ("IHVP error", "Error rate against density"),
          ("Network check", "Network check"), ("Influence 101", "From the line")]
 TIMINGS: dict = {}
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    srv = Server(tmp_path_factory.mktemp("server") / "streamlit.log")
-    try:
-        srv.wait_healthy()
-        yield srv
-    finally:
-        srv.stop()
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        (SCREENSHOTS.parent / "browser_timings.json").write_text(json.dumps(TIMINGS, indent=2))
-        print("\nbrowser timings (s):", json.dumps(TIMINGS, indent=2))
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+TIMINGS_FILE = "browser_timings.json"  # written by the server fixture (tests/app/conftest.py)
 
 
 def _page(browser, height=1600):

@@ -1,18 +1,18 @@
 """The classroom pages in a real browser (Debian chromium via Playwright) against `streamlit run app.py` on loopback:
 draw on the canvas with the mouse, click and lasso points of the map, step through the lesson. Timings are printed and
 saved (artifacts/screenshots/classroom_timings.json), never asserted: benchmarks/bench_app.py checks the budgets."""
-import json
 import os
 import time
 
 import pytest
 
-from ifexplorer.ui.browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, Server, browser_available, settle, wait_idle
+from ifexplorer.ui.browser import SCREENSHOTS, browser_available, settle, wait_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow,
               pytest.mark.skipif(not browser_available() and os.environ.get("IFEXPLORER_REQUIRE_BROWSER") != "1",
                                  reason="needs /usr/bin/chromium and playwright")]
 TIMINGS: dict = {}
+TIMINGS_FILE = "classroom_timings.json"  # written by the server fixture (tests/app/conftest.py)
 # [training index, x, y] (pixels from the plot's top-left corner, from plotly's own axes) of the map's most isolated
 # point (farthest from its nearest neighbour on screen), so that a click there can only hit that point
 ISOLATED_POINT = """gd => { const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
@@ -29,29 +29,6 @@ ISOLATED_POINT = """gd => { const xa = gd._fullLayout.xaxis, ya = gd._fullLayout
 # the plot's centre, in pixels from its top-left corner
 CENTRE = "gd => [gd._fullLayout.xaxis._offset + gd._fullLayout.xaxis._length / 2, " \
          "gd._fullLayout.yaxis._offset + gd._fullLayout.yaxis._length / 2]"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    srv = Server(tmp_path_factory.mktemp("server") / "streamlit.log")
-    try:
-        srv.wait_healthy()
-        yield srv
-    finally:
-        srv.stop()
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        (SCREENSHOTS.parent / "classroom_timings.json").write_text(json.dumps(TIMINGS, indent=2))
-        print("\nclassroom timings (s):", json.dumps(TIMINGS, indent=2))
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def _page(browser, width=1280, height=720):

@@ -2,42 +2,19 @@
 press →, open a link in a fresh browser context and see the same view, open a link to an upload the new
 context lacks, click a training thumbnail; screenshots of the touched pages at 1280×720 and 1920×1080, light
 and dark. Timings are recorded (artifacts/screenshots/../browser_links_timings.json), never asserted."""
-import json
 import os
 import time
 
 import pytest
 
-from ifexplorer.ui.browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, Server, browser_available, settle, wait_idle
+from ifexplorer.ui.browser import SCREENSHOTS, browser_available, settle, wait_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow,
               pytest.mark.skipif(not browser_available() and os.environ.get("IFEXPLORER_REQUIRE_BROWSER") != "1",
                                  reason="needs /usr/bin/chromium and playwright")]
 TIMINGS: dict = {}
+TIMINGS_FILE = "browser_links_timings.json"  # written by the server fixture (tests/app/conftest.py)
 CELL = 72 + 4  # the default thumbnail size and the gap between cells
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    srv = Server(tmp_path_factory.mktemp("server") / "streamlit.log")
-    try:
-        srv.wait_healthy()
-        yield srv
-    finally:
-        srv.stop()
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        (SCREENSHOTS.parent / "browser_links_timings.json").write_text(json.dumps(TIMINGS, indent=2))
-        print("\nbrowser timings (s):", json.dumps(TIMINGS, indent=2))
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def _page(browser, width=1280, height=720, dark=False):

@@ -1,0 +1,34 @@
+"""Shared fixtures of the browser tests: one `streamlit run app.py` on loopback per test module and one Debian
+chromium (Playwright, never a downloaded browser). A module's TIMINGS dict, if it has one, is written to
+artifacts/screenshots/<its TIMINGS_FILE> and printed when its server stops (timings are reported, never asserted)."""
+import json
+
+import pytest
+
+from ifexplorer.ui.browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, Server
+
+
+@pytest.fixture(scope="module")
+def server(request, tmp_path_factory):
+    srv = Server(tmp_path_factory.mktemp("server") / "streamlit.log")
+    try:
+        srv.wait_healthy()
+        yield srv
+    finally:
+        srv.stop()
+        timings = getattr(request.module, "TIMINGS", None)
+        if timings is not None:
+            name = getattr(request.module, "TIMINGS_FILE", "browser_timings.json")
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            (SCREENSHOTS.parent / name).write_text(json.dumps(timings, indent=2))
+            print(f"\n{name[:-len('.json')].replace('_', ' ')} (s):", json.dumps(timings, indent=2))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
