@@ -94,19 +94,15 @@ def step_seven() -> None:
 
 
 def step_helped() -> None:
-    exp = _clean()
-    i = _seven(exp)
-    top = _top(exp, i)
-    left, right = st.columns([1, 4])
-    with left:
-        _test_card(exp, i, 120)
-    with right:
-        st.markdown(f"**The {len(top.helpful)} training images that help it most** (its loss would grow without "
-                    "them): they pull the prediction toward *7*.")
-        _rows(exp, top.helpful, top.helpful_scores, "lesson_help")
+    _neighbours(helpful=True)
 
 
 def step_hurt() -> None:
+    _neighbours(helpful=False)
+
+
+def _neighbours(helpful: bool) -> None:
+    """The misclassified 7 beside the training images that help (or hurt) it most."""
     exp = _clean()
     i = _seven(exp)
     top = _top(exp, i)
@@ -114,9 +110,14 @@ def step_hurt() -> None:
     with left:
         _test_card(exp, i, 120)
     with right:
-        st.markdown(f"**The {len(top.harmful)} training images that hurt it most**: without them it would do "
-                    "better. Often 9s written like this 7 — similar pixels, the other label.")
-        _rows(exp, top.harmful, top.harmful_scores, "lesson_hurt")
+        if helpful:
+            st.markdown(f"**The {len(top.helpful)} training images that help it most** (its loss would grow "
+                        "without them): they pull the prediction toward *7*.")
+            _rows(exp, top.helpful, top.helpful_scores, "lesson_help")
+        else:
+            st.markdown(f"**The {len(top.harmful)} training images that hurt it most**: without them it would do "
+                        "better. Often 9s written like this 7 — similar pixels, the other label.")
+            _rows(exp, top.harmful, top.harmful_scores, "lesson_hurt")
 
 
 def step_remove() -> None:

@@ -208,9 +208,9 @@ def build_dataset(src: Source, *, classes, n_train, n_test, label_noise, seed, r
     sub = lambda a, idx: None if a is None else a[idx]  # noqa: E731
     return Dataset(
         name=src.name, source=src.description, class_names=class_names,
-        X_train=X_tr, y_train=_targets(obs_tr, len(class_names)), labels_train=obs_tr,
+        X_train=X_tr, y_train=encode_targets(obs_tr, len(class_names)), labels_train=obs_tr,
         true_labels_train=true_tr, noisy_train=noisy, images_train=img_tr, ids_train=src.ids[tr],
-        X_test=X_te, y_test=_targets(labels[te], len(class_names)), labels_test=labels[te],
+        X_test=X_te, y_test=encode_targets(labels[te], len(class_names)), labels_test=labels[te],
         images_test=img_te, ids_test=src.ids[te],
         density_train=sub(src.density, tr), density_test=sub(src.density, te),
         components_train=sub(src.components, tr), components_test=sub(src.components, te),
@@ -344,7 +344,7 @@ def _flip_labels(rng, labels, p, n_classes):
     return observed, noisy
 
 
-def _targets(labels, n_classes) -> np.ndarray:
+def encode_targets(labels, n_classes) -> np.ndarray:
     """±1 (second class = +1) for two classes, one-hot float64 (n, C) for more."""
     if n_classes == 2:
         return np.where(labels == 1, 1.0, -1.0)

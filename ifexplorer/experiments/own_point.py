@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..data.dataset import encode_targets
 from ..results import TopInfluences, top_influences
 
 NEIGHBOURS = 5  # a t-SNE map places a new point at the mean position of this many most similar training points
@@ -35,9 +36,8 @@ def target_vector(target: int, n_classes: int) -> np.ndarray:
     """The training target of class index `target`: (1,) ±1 for two classes, (C,) one-hot for more."""
     if isinstance(target, bool) or not isinstance(target, (int, np.integer)) or not 0 <= target < n_classes:
         raise ValueError(f"target must be a class index in 0..{n_classes - 1}; got {target!r}")
-    if n_classes == 2:
-        return np.array([1.0 if target == 1 else -1.0])
-    return np.eye(n_classes)[int(target)]
+    encoded = encode_targets(np.array([int(target)]), n_classes)  # the dataset's own encoding
+    return encoded if n_classes == 2 else encoded[0]
 
 
 def predicted_class(outputs) -> int:

@@ -329,14 +329,9 @@ def largest_setting(dim: int) -> int:
     free memory (fit's own check) and the fitted experiment (_stored_bytes) fits the server's result budget."""
     import math
 
-    model = NTKInfluence(reg=1.0)
-    budget = _store().budget
-    by_budget = int((-2 * dim + math.sqrt(4 * dim * dim + budget / 2)) / 2)  # 16 n² + 16 n d ≤ budget
-    while by_budget > 0 and _stored_bytes(by_budget + 1, dim) <= budget:
-        by_budget += 1
-    while by_budget > 0 and _stored_bytes(by_budget, dim) > budget:
-        by_budget -= 1
-    return min(model.largest_fit_size(dim), by_budget)
+    # 16 (n² + n d) ≤ budget  ⇔  (2n + d)² ≤ d² + 4 ⌊budget / 16⌋, in integers
+    by_budget = max(0, (math.isqrt(dim * dim + 4 * (_store().budget // 16)) - dim) // 2)
+    return min(NTKInfluence(reg=1.0).largest_fit_size(dim), by_budget)
 
 
 def _stored_bytes(n: int, dim: int) -> int:

@@ -18,16 +18,7 @@ from ifexplorer.ui import experiment, navigate
 from ifexplorer.ui.text import md_escape
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _threads():
-    import torch
-
-    before = torch.get_num_threads()
-    experiment.configure_threads()
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("app_threads")  # the app's thread cap (tests/app/conftest.py)
 
 
 def _app(params=None, page=None) -> AppTest:

@@ -6,28 +6,12 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from ifexplorer import NTKInfluence
-from ifexplorer.data import load_dataset
 from ifexplorer.ui import CONFIG_KEY, experiment
 from ifexplorer.ui.navigate import TEST_KEY, TRAIN_KEY
 from ifexplorer.ui.widgets import fmt
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
-
-
-@pytest.fixture(scope="module")
-def reference():
-    ds = load_dataset("mnist", classes=(7, 9), n_train=800, n_test=200, seed=0)
-    return ds, NTKInfluence(reg=1e-3).fit(ds.X_train, ds.y_train)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _threads():
-    import torch
-
-    before = torch.get_num_threads()
-    experiment.configure_threads()
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("app_threads")  # the app's thread cap (tests/app/conftest.py)
 
 
 def _ok(at):

@@ -17,19 +17,9 @@ from ifexplorer.ui import dataset_menu, experiment
 from ifexplorer.ui.text import md_escape
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
+# the references here run with the app's thread cap (fast on a shared 2-core box); later files get theirs back
+pytestmark = pytest.mark.usefixtures("app_threads")
 PAGES = [spec.script for spec in __import__("ifexplorer.ui.router", fromlist=["PAGES"]).PAGES]  # every page
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _restore_torch_threads():
-    """The references here run with the app's thread cap (experiment.configure_threads: fast on a shared 2-core box);
-    later test files get their thread count back."""
-    import torch
-
-    before = torch.get_num_threads()
-    experiment.configure_threads()
-    yield
-    torch.set_num_threads(before)
 
 
 def _app() -> AppTest:
