@@ -118,7 +118,8 @@ def scale_ratio(predicted, actual) -> float:
 
 
 def _run(settings: Settings):
-    """The study for these settings once the button was pressed (memoised; stoppable), else stop the page."""
+    """The study for these settings once the button was pressed (memoised; stoppable), else None (nothing run yet,
+    or stopped before a width finished)."""
     key = ("network_check", settings)
     runs = st.session_state.setdefault("network_runs", set())
 
@@ -134,7 +135,7 @@ def _run(settings: Settings):
     if settings not in runs:
         st.info("Choose the settings and press **Run the network check** (it trains and retrains real networks).",
                 icon=":material/model_training:")
-        st.stop()
+        return None
     stop_slot = st.empty()
     if exp.peek(key) is None:
         stop_slot.button("Stop", icon=":material/stop:", key="net_stop",
@@ -154,7 +155,7 @@ def _run(settings: Settings):
         st.warning(f"Stopped early. Finished retrains kept: {done} (of {settings.n_retrain} per width). "
                    "Press **Run the network check** to run the whole study again.", icon=":material/stop_circle:")
         if not result.widths:
-            st.stop()
+            return None
     return result
 
 
@@ -191,5 +192,7 @@ url_state.keep_only(set())  # no other page's selection in this page's link
 with ui.friendly_errors("The network check"):
     exp = ui.current_experiment()
     data = exp.data
-    _results(_run(_settings(len(data.X_train), len(data.X_test))))
-peers_panel()  # the committed peers benchmark (docs/peers.json), ifexplorer/ui/peers.py
+    result = _run(_settings(len(data.X_train), len(data.X_test)))
+    if result is not None:
+        _results(result)
+peers_panel()  # the committed peers benchmark (docs/peers.json), ifexplorer/ui/peers.py: shown before a run too

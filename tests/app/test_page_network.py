@@ -52,3 +52,18 @@ def test_network_page_runs_the_study_on_button_press_and_shows_numbers():
     at.selectbox(key="net_scatter_width").set_value(128).run()
     _ok(at)
     assert at.dataframe[0].value.equals(table)
+
+
+def test_the_committed_peer_table_is_shown_before_any_run():
+    """A class opening the page sees how the libraries compare (docs/peers.json) without training anything."""
+    from ifexplorer.ui.peers import PEERS_JSON
+
+    if not PEERS_JSON.exists():
+        pytest.skip("no committed docs/peers.json")
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.run()
+    at.switch_page("pages/network.py").run()
+    _ok(at)
+    assert any("Run the network check" in i.value for i in at.info)
+    assert any("How the influence libraries compare" in s.value for s in at.subheader)
+    assert at.dataframe and "why" in at.dataframe[0].value.columns
