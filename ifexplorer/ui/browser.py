@@ -100,7 +100,8 @@ def settle(page, timeout: float = 60_000) -> None:
 
 SHOT_PAGES = [("overview", "", "Train accuracy"), ("gallery", "/gallery", "Most helpful"),
               ("dynamics", "/dynamics", "Most helpful at"), ("ihvp", "/ihvp", "Error rate against density"),
-              ("network", "/network", "How the influence libraries compare"), ("influence101", "/influence101", "From the line"),
+              ("network", "/network", "How the influence libraries compare"),
+              ("influence101", "/influence101", "From the line"),
               ("own_image", "/own_image", "Draw with the mouse"), ("training_point", "/training_point",
                                                                    "Test images it helps most"),
               ("map", "/map", "Training-set map ("), ("lesson", "/lesson", "Step 1 of 10"),
