@@ -55,11 +55,7 @@ def test_network_page_runs_the_study_on_button_press_and_shows_numbers():
 
 
 def test_the_committed_peer_table_is_shown_before_any_run():
-    """A class opening the page sees how the libraries compare (docs/peers.json) without training anything."""
-    from ifexplorer.ui.peers import PEERS_JSON
-
-    if not PEERS_JSON.exists():
-        pytest.skip("no committed docs/peers.json")
+    """A class opening the page sees how the libraries compare (the committed docs/peers.json) without training."""
     at = AppTest.from_file(APP, default_timeout=300)
     at.run()
     at.switch_page("pages/network.py").run()
