@@ -96,6 +96,14 @@ def headline_sentences(size: dict) -> list[str]:
     return out
 
 
+# shown rounded (the table keeps the measured values): MB to the unit, seconds to 2 decimals, scores to 3
+COLUMNS = {"why": st.column_config.TextColumn("why", width="large"),
+           "seconds": st.column_config.NumberColumn("seconds", format="%.2f"),
+           "peak memory (MB)": st.column_config.NumberColumn("peak memory (MB)", format="%.0f"),
+           **{c: st.column_config.NumberColumn(c, format="%.3f")
+              for c in ("Pearson", "Spearman", "sign agreement", "LDS")}}
+
+
 def peers_panel(path: str | Path | None = None) -> None:
     """Draw the committed peer comparison (docs/peers.json); a note when the file is missing."""
     st.subheader("How the influence libraries compare")
@@ -113,7 +121,7 @@ def peers_panel(path: str | Path | None = None) -> None:
         st.markdown(md_escape(f"n = {c['n']}, width {c['width']} ({c['parameters']:,} parameters), "
                               f"{c['m']} test points, {c['n_retrained']} retrained training points, λ = {c['reg']}"))
         st.dataframe(peer_table(size), hide_index=True, key=f"peers_table_{k}",
-                     column_config={"why": st.column_config.TextColumn("why", width="large")})
+                     column_config=COLUMNS)
         for line in headline_sentences(size):
             st.caption(md_escape(line))
 
