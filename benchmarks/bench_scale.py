@@ -106,7 +106,7 @@ def measure(n: int, args) -> dict:
 
     if "topk" in parts:
         probe = torch.randn(n, dtype=model.dtype_, device=dev)
-        row["gemv_ms"] = 1e3 * median_seconds(lambda: torch.mv(model.inverse_, probe), 7, dev)
+        row["gemv_ms"] = 1e3 * median_seconds(lambda: torch.mv(model.inverse_factor_, probe), 7, dev)
         tops = []
         for i in range(min(20, len(Xte))):
             tops.append(median_seconds(lambda i=i: model.top_influences(Xte[i], yte[i], k=10), 1, dev))

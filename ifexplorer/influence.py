@@ -1,14 +1,16 @@
 """Exact NTK influence (kernel ridge leave-one-out) and Koh & Liang's IHVP estimate, docs/theory.md §3–§5.
 
-With A = H + λI, Q = A⁻¹ (formed in place: Cholesky, triangular inverse, WᵀW; ifexplorer.linalg), α = Q y:
+With A = H + λI, Q = A⁻¹ = WᵀW (W = L⁻¹ from the Cholesky factor, in place; Q is applied, never
+formed: ifexplorer.linalg), α = Q y:
 
     f(x)         = k(x)ᵀ α
     f⁻ⁱ(x)       = f(x) − (k(x)ᵀ Q)_i · α_i / Q_ii          (exact retraining without point i)
     I(i, x)      = ½‖f⁻ⁱ(x) − y_x‖² − ½‖f(x) − y_x‖²        (> 0: i is helpful to x)
     Δ_ihvp f(x)  = −λ α_i (k(x)ᵀ Q)_i                       (= λ Q_ii × the exact change)
 
-The model keeps H (n × n, for the spectrum and the training-time views) and Q (n × n): a fit peaks at
-2n² numbers plus O(n · block) panels, and k(x)ᵀQ is one symmetric matrix-vector product.
+The model keeps H (n × n, for the spectrum and the training-time views) and W (n × n, lower
+triangular, in the buffer where H + λI was factored): a fit peaks at 2n² numbers plus O(n · block)
+panels, and k(x)ᵀQ = (k(x)ᵀWᵀ)W is two triangular matrix-vector products (one pass over W).
 """
 from __future__ import annotations
 
@@ -22,7 +24,14 @@ from ._checks import as_matrix, as_targets, check_depth, check_int, check_positi
 from .device import InsufficientMemoryError, check_fits, resolve_device, resolve_dtype
 from .dynamics import Spectral, TimeView
 from .kernels import ntk_relu
-from .linalg import gram_work_bytes, inverse_work_bytes, invert_spd_, symmetric_gram, symmetric_times
+from .linalg import (
+    gram_work_bytes,
+    inverse_diagonal,
+    inverse_factor_,
+    inverse_work_bytes,
+    symmetric_gram,
+    times_inverse,
+)
 from .results import ErrorBounds, Progress, TopInfluences, TopInfluencesBatch, no_progress, top_influences
 
 # fit time (kernel excluded) / one n³ GEMM: CPU from benchmarks/bench_scale.py on a quiet 2-core box (0.77 at
@@ -45,7 +54,9 @@ class NTKInfluence:
         of theory §1–§2. Every method works for any depth.
 
     Learned attributes (after fit): ``X_train_`` (n, d), ``y_train_`` (n, C) tensors, ``kernel_train_`` H
-    (n, n), ``inverse_`` Q = (H + λI)⁻¹ (n, n), ``alpha_`` (n, C), ``q_diag_`` diag(Q) (n,), ``n_outputs_`` C.
+    (n, n), ``inverse_factor_`` W (n, n, lower triangular) with Q = (H + λI)⁻¹ = WᵀW (Q itself is never
+    formed: linalg.times_inverse and linalg.inverse_columns apply it), ``alpha_`` = Qy (n, C), ``q_diag_``
+    diag(Q) (n,), ``n_outputs_`` C.
 
     The methods under "interface for the time views and the studies" (check_fitted, check_inputs,
     check_targets, kernel_blocks, output_buffer, to_output, spectral) are public so that dynamics.py and
@@ -84,18 +95,19 @@ class NTKInfluence:
 
         progress(0.0, f"Computing the {n}×{n} NTK")
         H = symmetric_gram(self._kernel, X)
-        progress(0.3, "Inverting H + λI in place (Cholesky, triangular inverse, WᵀW)")
-        Q = H.clone()
-        Q.diagonal().add_(self.reg_)
-        info = invert_spd_(Q)
+        progress(0.3, "Factoring (H + λI)⁻¹ = WᵀW in place (Cholesky, triangular inverse)")
+        A = H.clone()
+        A.diagonal().add_(self.reg_)
+        W, info = inverse_factor_(A)
         if info:
             raise ValueError(
                 f"H + λI is not numerically positive definite at λ = {self.reg_:g} (pivot {info} failed); "
                 "increase λ or remove duplicate training points"
             )
-        self.X_train_, self.y_train_, self.kernel_train_, self.inverse_ = X, y, H, Q
-        self.alpha_ = Q @ y
-        self.q_diag_ = Q.diagonal().clone()
+        self.train_norms_ = torch.linalg.vector_norm(X, dim=1)
+        self.X_train_, self.y_train_, self.kernel_train_, self.inverse_factor_ = X, y, H, W
+        self.alpha_ = times_inverse(y.mT, W).mT.contiguous()
+        self.q_diag_ = inverse_diagonal(W)
         self.n_train_, self.n_outputs_ = n, y.shape[1]
         progress(1.0, "Done")
         return self
@@ -163,9 +175,8 @@ class NTKInfluence:
         for start in range(0, m, block):
             stop = min(start + block, m)
             K = self._kernel(Xt[start:stop], self.X_train_)
-            KQ = symmetric_times(K, self.inverse_)
-            d = KQ.div_(self.q_diag_)
             r_dot_alpha = (K @ self.alpha_ - yt[start:stop]) @ self.alpha_.T
+            d = times_inverse(K, self.inverse_factor_, overwrite=self._fresh_kernels).div_(self.q_diag_)
             scores = d.mul_(0.5 * d * alpha_sq - r_dot_alpha)  # (b, n), as in influence()
             out.fill(start, torch.topk(scores, kk, dim=1), torch.topk(scores, kk, dim=1, largest=False))
             progress(stop / m, f"Top-{k} influences: {stop} of {m} test points")
@@ -332,13 +343,22 @@ class NTKInfluence:
     def _kernel(self, X1: torch.Tensor, X2: torch.Tensor | None) -> torch.Tensor:
         if self.kernel is not None:
             return self.kernel(X1, X2)
+        if X2 is not None and X2 is getattr(self, "X_train_", None):  # its norms are kept since the fit
+            return ntk_relu(X1, X2, depth=self.depth, norms2=self.train_norms_)
         return ntk_relu(X1, X2, depth=self.depth)
+
+    @property
+    def _fresh_kernels(self) -> bool:
+        """Whether kernel blocks are new arrays, free to overwrite once used (ours are; a user's kernel
+        callable may return views of data it keeps)."""
+        return self.kernel is None
 
     def _loo_blocks(self, Xt: torch.Tensor):
         """Yield (row slice, f (b, C), k(x)ᵀQ (b, n)) over blocks of test rows."""
         for start, K in zip(range(0, Xt.shape[0], TEST_BLOCK_ROWS), self.kernel_blocks(Xt)):
-            KQ = symmetric_times(K, self.inverse_)
-            yield slice(start, start + K.shape[0]), K @ self.alpha_, KQ
+            f = K @ self.alpha_
+            KQ = times_inverse(K, self.inverse_factor_, overwrite=self._fresh_kernels)
+            yield slice(start, start + K.shape[0]), f, KQ
 
     def _influence_matrix(self, X, y, exact: bool) -> np.ndarray:
         Xt = self.check_inputs(X)

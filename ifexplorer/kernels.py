@@ -32,13 +32,15 @@ NEAR_ANTIPARALLEL = -0.8
 
 
 def ntk_relu(X1: torch.Tensor, X2: torch.Tensor | None = None, *, depth: int = 1,
-             block_rows: int = DEFAULT_BLOCK_ROWS, out: torch.Tensor | None = None) -> torch.Tensor:
+             block_rows: int = DEFAULT_BLOCK_ROWS, out: torch.Tensor | None = None,
+             norms2: torch.Tensor | None = None) -> torch.Tensor:
     """Depth-L ReLU NTK H_L between the rows of X1 (m, d) and X2 (n, d); X2=None means X2 = X1 (symmetric,
     with the exact diagonal L‖x‖²/2). depth = L ≥ 1 (theory §9; L = 1 is ntk_two_layer).
 
     Computed block-by-block of rows, in the dtype and on the device of X1, so the only memory beyond
     the (m, n) result (written into `out` if given) is O(block_rows · n). Rows must be nonzero (checked
-    by the caller). Returns (m, n).
+    by the caller). norms2: the row norms of X2 (n,) when the caller keeps them (one pass over X2
+    less: what a single test row costs). Returns (m, n).
     """
     depth = check_depth(depth)
     symmetric = X2 is None
@@ -46,15 +48,16 @@ def ntk_relu(X1: torch.Tensor, X2: torch.Tensor | None = None, *, depth: int = 1
     if out is None:
         out = torch.empty((X1.shape[0], X2.shape[0]), dtype=X1.dtype, device=X1.device)
     norms1 = torch.linalg.vector_norm(X1, dim=1)
-    norms2 = norms1 if symmetric else torch.linalg.vector_norm(X2, dim=1)
-    U1 = X1 / norms1[:, None]
-    U2 = U1 if symmetric else X2 / norms2[:, None]
+    if symmetric:
+        norms2 = norms1
+    elif norms2 is None:
+        norms2 = torch.linalg.vector_norm(X2, dim=1)
     workspace = torch.empty((min(block_rows, X1.shape[0]), X2.shape[0]), dtype=X1.dtype, device=X1.device)
     for start in range(0, X1.shape[0], block_rows):
         rows = slice(start, start + block_rows)
         block = out[rows]
         torch.matmul(X1[rows], X2.T, out=block)  # Θ¹ = Σ¹ = x·x'
-        supplement = _pi_minus_angle(block, norms1[rows], norms2, U1[rows], U2, out=workspace[:len(block)],
+        supplement = _pi_minus_angle(block, norms1[rows], norms2, X1[rows], X2, out=workspace[:len(block)],
                                      skip_diagonal=start if symmetric else None)
         for _ in range(depth - 1):
             supplement = _next_layer(block, supplement, norms1[rows], norms2)
@@ -71,9 +74,9 @@ def ntk_two_layer(X1: torch.Tensor, X2: torch.Tensor | None = None, *, block_row
     return ntk_relu(X1, X2, depth=1, block_rows=block_rows, out=out)
 
 
-def _pi_minus_angle(dots: torch.Tensor, norms1: torch.Tensor, norms2: torch.Tensor, U1: torch.Tensor,
-                    U2: torch.Tensor, out: torch.Tensor, skip_diagonal: int | None) -> torch.Tensor:
-    """π − θ for a block: dots (b, n) = x·x', norms1 (b,), norms2 (n,), unit rows U1 (b, d), U2 (n, d).
+def _pi_minus_angle(dots: torch.Tensor, norms1: torch.Tensor, norms2: torch.Tensor, X1: torch.Tensor,
+                    X2: torch.Tensor, out: torch.Tensor, skip_diagonal: int | None) -> torch.Tensor:
+    """π − θ for a block: dots (b, n) = x·x', norms1 (b,), norms2 (n,), rows X1 (b, d), X2 (n, d).
 
     arccos(−cos θ) where NEAR_ANTIPARALLEL < cos θ < NEAR_PARALLEL; elsewhere 2·atan2(‖u + u'‖, ‖u − u'‖),
     exact to rounding near 0 and π alike (‖u ± u'‖² = 2 ± 2u·u' from the GEMM would not be). Written into
@@ -85,10 +88,11 @@ def _pi_minus_angle(dots: torch.Tensor, norms1: torch.Tensor, norms2: torch.Tens
     near = torch.nonzero(((minus_cos <= -NEAR_PARALLEL) | (minus_cos >= -NEAR_ANTIPARALLEL)).view(-1)).view(-1)
     supplement = minus_cos.arccos_()  # NaN where rounding gave |cos θ| > 1: all of them are in `near`
     flat = supplement.view(-1)
-    n, d = U2.shape
+    n, d = X2.shape
     chunk = max(1, flat.numel() // (4 * d))  # pairs at a time: the gathered rows stay under one block
     for index in near.split(chunk):
-        u, v = U1[index // n], U2[index % n]
+        i, j = index // n, index % n  # unit rows only for these pairs: no n × d division per call
+        u, v = X1[i] / norms1[i, None], X2[j] / norms2[j, None]
         difference = torch.linalg.vector_norm(u - v, dim=1)
         flat[index] = 2 * torch.atan2(torch.linalg.vector_norm(u.add_(v), dim=1), difference)
     return supplement

@@ -1,22 +1,25 @@
 """Dense symmetric linear algebra in place, with O(n · block) extra memory, on the CPU or a GPU.
 
-The NTK model holds two n × n arrays: the kernel H and Q = (H + λI)⁻¹. Everything here works inside
+The NTK model holds two n × n arrays: the kernel H and W with (H + λI)⁻¹ = WᵀW. Everything here works inside
 those buffers, so a fit peaks at 2n² numbers plus thin panels:
 
 - ``symmetric_gram``: H from the kernel, computed one block of rows at a time on the lower block
   triangle and mirrored (half the kernel evaluations; exactly symmetric).
-- ``invert_spd_``: A ← A⁻¹ for a symmetric positive definite A: Cholesky A = L Lᵀ (torch / LAPACK
-  potrf, in place), W = L⁻¹ (blocked, right-looking: n³/3 flops in rank-block updates), Q = WᵀW
-  (blocked, n³/3 flops), then the upper triangle mirrored from the lower. n³ flops in all, ≈ half of
-  one n × n × n matrix product.
-- ``symmetric_times``: K Q for a block of rows K, or one symmetric matrix-vector product (BLAS dsymv,
-  which reads only one triangle of Q: half the memory traffic of a general product) for one row.
+- ``inverse_factor_``: A ← W = L⁻¹ for a symmetric positive definite A = L Lᵀ, in place, so that
+  A⁻¹ = WᵀW: on the CPU LAPACK potrf + trtri through scipy, on a GPU cuSOLVER potrf and our blocked
+  right-looking triangular inverse. 2n³/3 flops, ≈ a third of one n × n × n matrix product; A⁻¹
+  itself (another n³/3 flops) is never formed.
+- ``times_inverse``, ``inverse_columns``, ``inverse_diagonal``: K A⁻¹ = (K Wᵀ) W for rows K (BLAS
+  trmm/trmv on the CPU: 2n²b flops, the cost of a symmetric product), columns of A⁻¹, and diag(A⁻¹)
+  as W's squared column norms.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 
 import numpy as np
+import scipy.linalg.blas
+import scipy.linalg.lapack
 import torch
 
 INVERSE_BLOCK = 256  # panel width of the blocked inverse: the extra memory is ≈ 2 · n · INVERSE_BLOCK numbers
@@ -40,25 +43,99 @@ def symmetric_gram(kernel: Callable, X: torch.Tensor, block: int = GRAM_BLOCK) -
     return H
 
 
-def invert_spd_(A: torch.Tensor, block: int = INVERSE_BLOCK) -> int:
-    """Overwrite the symmetric positive definite A (n, n, contiguous) with A⁻¹ (full, symmetric).
+def inverse_factor_(A: torch.Tensor, block: int = INVERSE_BLOCK,
+                    lapack: bool | None = None) -> tuple[torch.Tensor, int]:
+    """Overwrite the symmetric positive definite A (n, n, contiguous) with the factor of its inverse:
+    A = L Lᵀ (Cholesky), W = L⁻¹, so A⁻¹ = Wᵀ W. Returns (W, info): W (n, n) is a view of A's buffer
+    (its transpose), lower triangular with an exactly zero strict upper triangle; info > 0 when the
+    leading info × info minor is not numerically positive definite (then the buffer holds garbage).
 
-    Returns 0, or k > 0 when the leading k × k minor is not numerically positive definite (then A
-    holds garbage). Extra memory: O(n · block)."""
+    lapack: True = scipy's LAPACK potrf + trtri (CPU only), False = torch's Cholesky and our blocked
+    triangular inverse (any device), None = LAPACK for float32/float64 on the CPU. 2n³/3 flops, ≈ a
+    third of one n × n × n matrix product; extra memory O(n · block)."""
     if A.ndim != 2 or A.shape[0] != A.shape[1] or not A.is_contiguous():
-        raise ValueError(f"invert_spd_ needs a contiguous square matrix; got shape {tuple(A.shape)}")
+        raise ValueError(f"inverse_factor_ needs a contiguous square matrix; got shape {tuple(A.shape)}")
     # A is symmetric, so its column-major view A.mT is the same matrix: LAPACK/cuSOLVER factor it in
     # place (torch copies a row-major out= argument, but not a column-major one).
     V = A.mT
+    if lapack is None:
+        lapack = _lapack_ok(A)
+    if lapack:
+        return V, _inverse_factor_lapack_(V.numpy())
     info = torch.zeros((), dtype=torch.int32, device=A.device)
     torch.linalg.cholesky_ex(V, out=(V, info))  # V's lower triangle = L, strict upper zeroed
     info = int(info)
+    if not info:
+        _invert_lower_(V, block)
+    return V, info
+
+
+def _lapack_ok(A: torch.Tensor) -> bool:
+    return A.device.type == "cpu" and A.dtype in (torch.float64, torch.float32)
+
+
+def _in_place(F: np.ndarray, result: np.ndarray, info) -> int:
+    """Write a LAPACK wrapper's result back into F when f2py had to copy (it does not for a
+    Fortran-ordered array of the routine's dtype); returns info."""
+    if not np.shares_memory(result, F):
+        F[...] = result
+    return int(info)
+
+
+def _inverse_factor_lapack_(F: np.ndarray) -> int:
+    """F (n, n, Fortran order, float64 or float32) ← L⁻¹ in place, L = chol(F) lower; strict upper
+    zeroed (potrf's clean). Returns LAPACK's info (> 0: the failing leading minor)."""
+    potrf, trtri = scipy.linalg.lapack.get_lapack_funcs(("potrf", "trtri"), (F,))
+    info = _in_place(F, *potrf(F, lower=1, clean=1, overwrite_a=1))
     if info:
         return info
-    _invert_lower_(V, block)
-    _gram_of_lower_(V, block)
-    _mirror_lower_(V, block)
-    return 0
+    return _in_place(F, *trtri(F, lower=1, overwrite_c=1))
+
+
+def times_inverse(K: torch.Tensor, W: torch.Tensor, overwrite: bool = False) -> torch.Tensor:
+    """K A⁻¹ = (K Wᵀ) W (b, n) for rows K (b, n) and the factor W of inverse_factor_ (lower
+    triangular, A⁻¹ = WᵀW). On the CPU in float32/float64 BLAS trmv (one row) or trmm, which touch
+    only W's triangle: 2n²b flops, and for one row n² numbers read. Elsewhere two general products.
+    overwrite=True: K (if contiguous) may be overwritten by the result, which then needs no memory."""
+    if not _blas_ok(K, W):
+        return (K @ W.mT) @ W
+    Kt = K.numpy().T  # (n, b), Fortran-ordered when K is contiguous
+    B = Kt if overwrite and Kt.flags.f_contiguous else np.array(Kt, order="F")
+    return torch.from_numpy(_triangular_times(W, _triangular_times(W, B, trans=0), trans=1).T)
+
+
+def inverse_columns(W: torch.Tensor, index) -> torch.Tensor:
+    """A⁻¹[:, index] = Wᵀ W[:, index] (n, g) from the factor W of inverse_factor_; index (g,)."""
+    columns = W[:, torch.as_tensor(index, device=W.device)]  # (n, g), a copy
+    if not _blas_ok(columns, W):
+        return W.mT @ columns
+    return torch.from_numpy(_triangular_times(W, np.asfortranarray(columns.numpy()), trans=1))
+
+
+def inverse_diagonal(W: torch.Tensor, block: int = GRAM_BLOCK) -> torch.Tensor:
+    """diag(A⁻¹) (n,) from the factor W (A⁻¹ = WᵀW): the squared norms of W's columns, read a block of
+    columns at a time (W's columns are the rows of the row-major buffer W.mT)."""
+    rows = W.mT  # row i holds W[k, i], zero for k < i: read rows[i0:i1, i0:] only
+    return torch.cat([torch.linalg.vector_norm(rows[i0:i0 + block, i0:], dim=1).square()
+                      for i0 in range(0, rows.shape[0], block)])
+
+
+def _blas_ok(B: torch.Tensor, W: torch.Tensor) -> bool:
+    return _lapack_ok(W) and B.device.type == "cpu" and B.dtype == W.dtype
+
+
+def _triangular_times(W: torch.Tensor, B: np.ndarray, trans: int) -> np.ndarray:
+    """W B (trans=0) or Wᵀ B (trans=1) in place for the lower triangular W (n, n) and B (n, b) in
+    Fortran order: BLAS trmv for one column, trmm for more. Returns B."""
+    F = W.numpy()  # Fortran-ordered: W is the transpose of a row-major buffer
+    if B.shape[1] == 1:
+        trmv = scipy.linalg.blas.get_blas_funcs("trmv", (F,))
+        B[:, 0] = trmv(F, B[:, 0], lower=1, trans=trans, overwrite_x=1)
+        return B
+    trmm = scipy.linalg.blas.get_blas_funcs("trmm", (F,))
+    out = trmm(1.0, F, B, lower=1, trans_a=trans, overwrite_b=1)
+    _in_place(B, out, 0)
+    return B
 
 
 def _invert_lower_(M: torch.Tensor, block: int) -> None:
@@ -82,46 +159,11 @@ def _invert_lower_(M: torch.Tensor, block: int) -> None:
         M[k0:k1, k0:k1] = inv_kk
 
 
-def _gram_of_lower_(M: torch.Tensor, block: int) -> None:
-    """M's lower triangle W → the lower triangle of WᵀW in place (LAPACK lauum order: block row i of
-    the result needs only rows ≥ i of W, which later steps have not touched yet)."""
-    n = M.shape[0]
-    for i0 in range(0, n, block):
-        i1 = min(i0 + block, n)
-        panel = M[i0:, i0:i1].clone()  # W[K, i] for K ≥ i
-        panel[: i1 - i0].tril_()
-        if i0:
-            M[i0:i1, :i0] = panel.T @ M[i0:, :i0]
-        M[i0:i1, i0:i1] = panel.T @ panel
-
-
-def _mirror_lower_(M: torch.Tensor, block: int) -> None:
-    """Copy the strict lower triangle onto the upper one."""
-    n = M.shape[0]
-    for i0 in range(0, n, block):
-        i1 = min(i0 + block, n)
-        M[i0:i1, i1:] = M[i1:, i0:i1].T
-        diag = M[i0:i1, i0:i1]
-        diag.copy_(diag.tril() + diag.tril(-1).T)
-
-
 def inverse_work_bytes(n: int, itemsize: int, block: int = INVERSE_BLOCK) -> int:
-    """Extra memory of invert_spd_ beyond A: the largest panel temporaries (two n × block)."""
+    """Extra memory of inverse_factor_ beyond A: the largest panel temporaries (two n × block)."""
     return itemsize * (3 * n * block + 3 * block * block)
 
 
 def gram_work_bytes(n: int, itemsize: int, block: int = GRAM_BLOCK) -> int:
     """Extra memory of symmetric_gram beyond H for the NTK: the kernel block and its angle temporary."""
     return itemsize * 3 * min(n, block) * n
-
-
-def symmetric_times(K: torch.Tensor, Q: torch.Tensor) -> torch.Tensor:
-    """K Q (b, n) for K (b, n) and a symmetric Q (n, n). One row on the CPU in float64: BLAS dsymv,
-    which reads one triangle of Q (n²/2 numbers) instead of all of it."""
-    if K.shape[0] == 1 and Q.device.type == "cpu" and Q.dtype == torch.float64:
-        from scipy.linalg.blas import dsymv
-
-        # Q.numpy().T is Fortran-ordered (no copy) and, Q being symmetric, equal to Q.
-        k = np.ascontiguousarray(K[0].numpy())
-        return torch.from_numpy(dsymv(1.0, Q.numpy().T, k, lower=1))[None, :]
-    return K @ Q

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .linalg import inverse_columns
 from .results import top_influences
 
 
@@ -52,7 +53,7 @@ def removal_effect(model, i, X_test, y_test, k: int = 10) -> RemovalEffect:
     Xt = model.check_inputs(X_test)
     yt = model.check_targets(y_test, Xt.shape[0])
     i = _check_index(i, model.n_train_)
-    q = model.inverse_[:, i:i + 1]  # Q e_i (n, 1): the model keeps Q = (H + λI)⁻¹
+    q = inverse_columns(model.inverse_factor_, [i])  # Q e_i (n, 1), Q = (H + λI)⁻¹ = WᵀW
     alpha_i = model.alpha_[i]  # (C,)
     f = torch.empty_like(yt)
     d = torch.empty((Xt.shape[0], 1), dtype=model.dtype_, device=model.device_)

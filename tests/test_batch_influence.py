@@ -29,7 +29,7 @@ def test_top_influences_all_matches_the_full_influence_matrix(C, block):
         got = top.row(i)
         np.testing.assert_array_equal(got.helpful, ref.helpful)
         np.testing.assert_array_equal(got.harmful, ref.harmful)
-        scale = np.max(np.abs(row))  # one row by dsymv, blocks by GEMM: rounding differs at ~1e-15 · scale
+        scale = np.max(np.abs(row))  # one row by trmv, blocks by trmm: rounding differs at ~1e-15 · scale
         np.testing.assert_allclose(got.helpful_scores, row[ref.helpful], rtol=1e-10, atol=1e-13 * scale)
         np.testing.assert_allclose(got.harmful_scores, row[ref.harmful], rtol=1e-10, atol=1e-13 * scale)
 

@@ -3,8 +3,9 @@ import pytest
 import torch
 from reference import ntk_reference, random_unit_rows
 
+from ifexplorer import linalg
 from ifexplorer.kernels import ntk_two_layer
-from ifexplorer.linalg import invert_spd_, symmetric_gram, symmetric_times
+from ifexplorer.linalg import inverse_columns, inverse_diagonal, inverse_factor_, symmetric_gram, times_inverse
 
 
 def _spd(n, cond, seed=0):
@@ -14,36 +15,63 @@ def _spd(n, cond, seed=0):
     return (Qm * np.geomspace(1.0 / cond, 1.0, n)) @ Qm.T
 
 
+def _factor(A, lapack, block=32, dtype=torch.float64):
+    buffer = torch.tensor(A, dtype=dtype)
+    ptr = buffer.data_ptr()
+    W, info = inverse_factor_(buffer, block=block, lapack=lapack)
+    assert W.data_ptr() == ptr  # in place: W is the buffer itself, transposed
+    return W, info
+
+
 @pytest.mark.parametrize("n, block", [(1, 4), (7, 3), (50, 8), (61, 16), (200, 64), (130, 256)])
 @pytest.mark.parametrize("cond", [1e2, 1e8])
-def test_invert_spd_in_place_matches_explicit_inverse(n, block, cond):
+@pytest.mark.parametrize("lapack", [True, False])
+def test_inverse_factor_matches_the_explicit_inverse(n, block, cond, lapack):
     A = _spd(n, cond, seed=n)
-    Q = torch.tensor(A)
-    ptr = Q.data_ptr()
-    assert invert_spd_(Q, block=block) == 0
-    assert Q.data_ptr() == ptr
+    W, info = _factor(A, lapack, block)
+    assert info == 0
+    assert torch.count_nonzero(W.triu(1)) == 0  # lower triangular, exactly
+    # a Cholesky factor moves by ~ cond(A)·eps
+    np.testing.assert_allclose(W.numpy(), np.linalg.inv(np.linalg.cholesky(A)), rtol=0,
+                               atol=50 * cond * 2.2e-16 * np.abs(W.numpy()).max())
     ref = np.linalg.inv(A)
-    # backward-stable inverses agree to ~ cond · eps relative to ‖Q‖
-    assert np.max(np.abs(Q.numpy() - ref)) / np.max(np.abs(ref)) < 50 * cond * 2.2e-16
-    assert torch.equal(Q, Q.T)  # exactly symmetric
-    np.testing.assert_allclose(Q.numpy() @ A, np.eye(n), atol=50 * cond * 2.2e-16)
+    # backward-stable inverses agree to ~ cond · eps relative to ‖A⁻¹‖
+    assert np.max(np.abs((W.T @ W).numpy() - ref)) / np.max(np.abs(ref)) < 50 * cond * 2.2e-16
 
 
-def test_invert_spd_reports_the_failing_pivot():
+@pytest.mark.parametrize("lapack", [True, False])
+def test_inverse_factor_reports_the_failing_pivot(lapack):
     A = _spd(40, 10.0)
     A[25, 25] = -1.0  # the leading 26 × 26 minor is no longer positive definite
-    assert invert_spd_(torch.tensor(A), block=8) == 26
+    assert _factor(A, lapack, block=8)[1] == 26
     with pytest.raises(ValueError, match="contiguous square"):
-        invert_spd_(torch.zeros(4, 4).T[:, :3])
+        inverse_factor_(torch.zeros(4, 4).T[:, :3])
 
 
-def test_invert_spd_extra_memory_is_panels_only():
-    """The Cholesky runs in place (no n × n copy): the buffer is the same and so is its content layout."""
-    n = 300
-    A = torch.tensor(_spd(n, 1e3, seed=3))
-    before = A.clone()
-    invert_spd_(A, block=32)
-    np.testing.assert_allclose((A @ before).numpy(), np.eye(n), atol=1e-10)
+@pytest.mark.parametrize("dtype, tol", [(torch.float64, 1e-12), (torch.float32, 1e-4)])
+@pytest.mark.parametrize("lapack", [True, False])
+def test_products_with_the_inverse_match_explicit_ones(dtype, tol, lapack, monkeypatch):
+    """times_inverse, inverse_columns and inverse_diagonal through BLAS trmm/trmv (lapack=True) and
+    through torch's general products (the GPU path, forced here on the CPU)."""
+    n = 120
+    A = _spd(n, 1e3, seed=3)
+    W, _ = _factor(A, lapack, dtype=dtype)
+    if not lapack:
+        monkeypatch.setattr(linalg, "_lapack_ok", lambda A: False)
+    ref = np.linalg.inv(A)
+    scale = np.abs(ref).max()
+    rng = np.random.default_rng(4)
+    for rows in (1, 3):
+        K = rng.normal(size=(rows, n))
+        got = times_inverse(torch.tensor(K, dtype=dtype), W)
+        assert got.shape == (rows, n) and got.dtype == dtype
+        np.testing.assert_allclose(got.numpy(), K @ ref, rtol=0, atol=tol * scale * np.abs(K).sum(1).max())
+    column = torch.tensor(rng.normal(size=(n, 2)), dtype=dtype)[:, :1].T  # a non-contiguous row
+    np.testing.assert_allclose(times_inverse(column, W).numpy(), column.double().numpy() @ ref, rtol=0,
+                               atol=tol * scale * n)
+    index = [5, 0, 77]
+    np.testing.assert_allclose(inverse_columns(W, index).numpy(), ref[:, index], rtol=0, atol=tol * scale)
+    np.testing.assert_allclose(inverse_diagonal(W, block=7).numpy(), np.diag(ref), rtol=tol)
 
 
 @pytest.mark.parametrize("n, block", [(5, 2), (37, 8), (64, 64), (100, 1024)])
@@ -55,14 +83,3 @@ def test_symmetric_gram_equals_the_full_kernel(n, block):
     np.testing.assert_allclose(H.numpy(), ref, rtol=1e-12, atol=1e-14)
     assert torch.equal(H, H.T)
     assert torch.equal(H.diagonal(), ntk_two_layer(X).diagonal())  # the kernel's exact diagonal ‖x‖²/2
-
-
-@pytest.mark.parametrize("rows", [1, 3])
-def test_symmetric_times_is_k_times_q(rows):
-    rng = np.random.default_rng(1)
-    Q = torch.tensor(_spd(40, 10.0))
-    K = torch.tensor(rng.normal(size=(rows, 40)))
-    np.testing.assert_allclose(symmetric_times(K, Q).numpy(), K.numpy() @ Q.numpy(), rtol=1e-12, atol=1e-13)
-    # a non-contiguous row (a column of a matrix) works too
-    col = torch.tensor(rng.normal(size=(40, 2)))[:, :1].T
-    np.testing.assert_allclose(symmetric_times(col, Q).numpy(), col.numpy() @ Q.numpy(), rtol=1e-12, atol=1e-13)
