@@ -12,10 +12,10 @@ scaled to unit norm; --classes 2 labels "tops" (T-shirt, pullover, coat, shirt) 
 784 features) with labels from a random direction. λ = 1e-3, float64. Each size runs in its own
 subprocess, so peak memory (VmHWM; on a GPU torch's max_memory_allocated) is that size's own.
 
-Columns: fit = kernel + in-place inverse + α (median of --repeats); ratio = fit / one n³ GEMM; peak
+Columns: fit = kernel + in-place inverse factor W + α and diag(Q) (median of --repeats); ratio = fit / one n³ GEMM; peak
 = the fit's memory growth over the process before it, against the bound 2.2 × 8n²; est = the
 model's estimate_fit_bytes; top1 = top-10 helpful + harmful for ONE test image, median over 20 images;
-pass = top1 / one n × n matrix-vector product (a pass over all n² doubles of Q, measured); topall =
+pass = top1 / one n × n matrix-vector product (a pass over all n² doubles of W's buffer, measured); topall =
 top_influences_all for every test image; eigh = the one-time eigendecomposition (computed) and est
 its predicted time; load = a second model on the same data loading it from the disk cache
 (bit-identical: yes/no); move = one slider move (top-10 at a new t, one test image; median of 8);

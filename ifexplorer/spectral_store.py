@@ -14,8 +14,9 @@ twice its size free.
 
 Time estimate: EIGH_GEMM_RATIO[device] × the time of one n × n × n product, the latter from the
 device's rate on a 1024³ product measured just before (so it reflects the current load). The ratio
-is a calibrated constant (CPU: measured 25–27 with MKL's syevd on two cores at n = 3,000–12,000; GPU:
-a guess until gpu_check.sh measures it).
+is a calibrated constant (CPU: MKL's syevd on two cores took 7.4 GEMMs at n = 12,000 and 6.6 at 4,000
+in benchmarks/bench_scale.py and bench_dynamics.py; 8 keeps the estimate on the safe side; GPU: a guess
+until gpu_check.sh measures it).
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ from .device import check_fits
 from .results import Progress
 
 CACHE_ENV = "IFEXPLORER_CACHE_DIR"
-EIGH_GEMM_RATIO = {"cpu": 26.0, "cuda": 40.0}
+EIGH_GEMM_RATIO = {"cpu": 8.0, "cuda": 40.0}
 TICK_SECONDS = 0.5
 COMPUTATIONS = 0  # eigendecompositions computed (not loaded) in this process, for tests and benchmarks
 
