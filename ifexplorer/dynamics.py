@@ -122,11 +122,11 @@ class _Poles:
     """Per-t resolvent data for the leave-one-out correction (n training points, P poles, C outputs):
     R (n, P) = 1/(μ − z_j) = t/(μt − s_j); dG (n, P) = diag(G_j); E (n, P, C) = w_j (G_j y)_i / (G_j)_ii."""
 
-    def __init__(self, R: torch.Tensor, dG: torch.Tensor, E: torch.Tensor):
+    def __init__(self, R: torch.Tensor, dG: torch.Tensor, E: torch.Tensor, dG_self: torch.Tensor | None = None):
         self.R, self.dG, self.E = R, dG, E
         self.P = R.shape[1]
-        self.dG_self = None
-        self.nbytes = sum(x.numel() * x.element_size() for x in (R, dG, E))
+        self.dG_self = dG_self  # (G_j h_i)_i (n, P), for self-influence: lazy unless prefetched
+        self.nbytes = sum(x.numel() * x.element_size() for x in (R, dG, E, dG_self) if x is not None)
 
     @classmethod
     def compute(cls, sp: Spectral, t: float, U: torch.Tensor | None = None) -> tuple[_Poles, torch.Tensor | None]:
@@ -194,35 +194,41 @@ PREFETCH_BYTES = 1 << 30  # default memory for the pole data of prefetched times
 PREFETCH_PRODUCT_BYTES = 256 * 2 ** 20  # right-hand side of one batched product
 
 
-def prefetch_times(model, times, budget_bytes: int = PREFETCH_BYTES, progress=None) -> int:
+def prefetch_times(model, times, budget_bytes: int = PREFETCH_BYTES, progress=None, self_terms: bool = False) -> int:
     """Compute the test-independent per-t data (diag(G_j) and G_j y for every pole) for many times at
     once — batched products, one pass over V∘V and one over V per batch of times — and keep them in
     the model's pole cache (raised to budget_bytes). A later view at one of these times then costs
     only its test points' own pass over V (G_j k(x)): a slider on a fixed grid of times.
-    times: finite t > 0 (others are skipped: t = 0 and the final state need no pole data). Returns
+    times: finite t > 0 (others are skipped: t = 0 and the final state need no pole data).
+    self_terms: also (G_j h_i)_i for self-influence and leave-one-out residuals at these times (the
+    same pass over V∘V, twice its columns), so that those cost no pass over n² either. Returns
     how many times were prefetched (all that fit budget_bytes, in the order given)."""
     sp = model.spectral(progress)
     n, C = sp.yhat.shape
     rs = phi_resolvents()
     P = len(rs.poles)
-    per_t = n * P * (2 + C) * 16  # R, diag(G), E: complex
+    per_t = n * P * (2 + C + bool(self_terms)) * 16  # R, diag(G), E (and the self terms): complex
     todo = [t for t in dict.fromkeys(check_time(t) for t in np.ravel(times))
             if t > 0 and not TimeView(model, t).is_final and t not in sp._poles]
     todo = todo[: max(0, int(budget_bytes) // per_t)]
     sp.poles_budget = max(getattr(sp, "poles_budget", POLES_CACHE_BYTES), int(budget_bytes))
-    chunk = max(1, PREFETCH_PRODUCT_BYTES // (n * P * (1 + C) * 16))
+    chunk = max(1, PREFETCH_PRODUCT_BYTES // (n * P * (1 + C + bool(self_terms)) * 16))
     w = torch.as_tensor(rs.weights, dtype=torch.complex128 if sp.V.dtype == torch.float64 else torch.complex64,
                         device=sp.V.device)
     for start in range(0, len(todo), chunk):
         ts = todo[start:start + chunk]
         R = torch.cat([_resolvent_factors(sp, t) for t in ts], dim=1)  # (n, T·P)
-        dG = _real_matmul(sp.VV, R).reshape(n, len(ts), P)
+        h = (sp.mu - sp.reg).to(R.dtype)[:, None]  # Vᵀh_i = (μ − λ)∘V_i: see _Poles.self_diag
+        both = _real_matmul(sp.VV, torch.cat([R, h * R], dim=1) if self_terms else R)
+        dG = both[:, :R.shape[1]].reshape(n, len(ts), P)
+        dG_self = both[:, R.shape[1]:].reshape(n, len(ts), P) if self_terms else None
         Y = (sp.yhat[:, None, :] * R[:, :, None]).reshape(n, -1)  # (n, T·P·C)
         Gy = _real_matmul(sp.V, Y).reshape(n, len(ts), P, C)
         for j, t in enumerate(ts):
             dGj = dG[:, j].contiguous()
             E = w[None, :, None] * Gy[:, j] / dGj[:, :, None]
-            sp.store_poles(t, _Poles(R[:, j * P:(j + 1) * P].contiguous(), dGj, E.contiguous()))
+            selfj = dG_self[:, j].contiguous() if self_terms else None
+            sp.store_poles(t, _Poles(R[:, j * P:(j + 1) * P].contiguous(), dGj, E.contiguous(), selfj))
         if progress is not None:
             done = start + len(ts)
             progress(done / len(todo), f"Training times prefetched: {done} of {len(todo)}")

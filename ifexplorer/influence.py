@@ -8,9 +8,10 @@ formed: ifexplorer.linalg), α = Q y:
     I(i, x)      = ½‖f⁻ⁱ(x) − y_x‖² − ½‖f(x) − y_x‖²        (> 0: i is helpful to x)
     Δ_ihvp f(x)  = −λ α_i (k(x)ᵀ Q)_i                       (= λ Q_ii × the exact change)
 
-The model keeps H (n × n, for the spectrum and the training-time views) and W (n × n, lower
-triangular, in the buffer where H + λI was factored): a fit peaks at 2n² numbers plus O(n · block)
-panels, and k(x)ᵀQ = (k(x)ᵀWᵀ)W is two triangular matrix-vector products (one pass over W).
+The model keeps one n × n array, W (lower triangular, in the buffer where the upper triangle of
+H + λI was computed and factored): a fit peaks at n² numbers plus O(n · block) panels, H is computed
+again for the few studies that need it (kernel_train_), and k(x)ᵀQ = (k(x)ᵀWᵀ)W is two triangular
+matrix-vector products (one pass over W).
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from .linalg import (
     inverse_work_bytes,
     symmetric_gram,
     times_inverse,
+    upper_gram,
 )
 from .results import ErrorBounds, Progress, TopInfluences, TopInfluencesBatch, no_progress, top_influences
 
@@ -53,10 +55,11 @@ class NTKInfluence:
     depth : L ≥ 1, the depth of the ReLU network whose NTK is used (theory §9); 1 is the two-layer network
         of theory §1–§2. Every method works for any depth.
 
-    Learned attributes (after fit): ``X_train_`` (n, d), ``y_train_`` (n, C) tensors, ``kernel_train_`` H
-    (n, n), ``inverse_factor_`` W (n, n, lower triangular) with Q = (H + λI)⁻¹ = WᵀW (Q itself is never
-    formed: linalg.times_inverse and linalg.inverse_columns apply it), ``alpha_`` = Qy (n, C), ``q_diag_``
-    diag(Q) (n,), ``n_outputs_`` C.
+    Learned attributes (after fit): ``X_train_`` (n, d), ``y_train_`` (n, C) tensors, ``inverse_factor_``
+    W (n, n, lower triangular) with Q = (H + λI)⁻¹ = WᵀW (Q itself is never formed: linalg.times_inverse
+    and linalg.inverse_columns apply it), ``alpha_`` = Qy (n, C), ``q_diag_`` diag(Q) (n,), ``n_outputs_``
+    C. The fit keeps one n × n array, W; ``kernel_train_`` (the kernel H, n × n) is computed again on
+    each access (2n²d flops) for the few studies that need H itself.
 
     The methods under "interface for the time views and the studies" (check_fitted, check_inputs,
     check_targets, kernel_blocks, output_buffer, to_output, spectral) are public so that dynamics.py and
@@ -94,10 +97,9 @@ class NTKInfluence:
         self.fit_count_ = getattr(self, "fit_count_", 0) + 1  # views made by at_time() check it
 
         progress(0.0, f"Computing the {n}×{n} NTK")
-        H = symmetric_gram(self._kernel, X)
-        progress(0.3, "Factoring (H + λI)⁻¹ = WᵀW in place (Cholesky, triangular inverse)")
-        A = H.clone()
+        A = upper_gram(self._kernel, X)  # H's upper triangle: all the factorization reads
         A.diagonal().add_(self.reg_)
+        progress(0.3, "Factoring (H + λI)⁻¹ = WᵀW in place (Cholesky, triangular inverse)")
         W, info = inverse_factor_(A)
         if info:
             raise ValueError(
@@ -105,7 +107,7 @@ class NTKInfluence:
                 "increase λ or remove duplicate training points"
             )
         self.train_norms_ = torch.linalg.vector_norm(X, dim=1)
-        self.X_train_, self.y_train_, self.kernel_train_, self.inverse_factor_ = X, y, H, W
+        self.X_train_, self.y_train_, self.inverse_factor_ = X, y, W
         self.alpha_ = times_inverse(y.mT, W).mT.contiguous()
         self.q_diag_ = inverse_diagonal(W)
         self.n_train_, self.n_outputs_ = n, y.shape[1]
@@ -113,16 +115,17 @@ class NTKInfluence:
         return self
 
     def estimate_fit_bytes(self, n: int, d: int, check: bool = False) -> int:
-        """Peak device memory of fit for n points of dimension d: H and Q (n² each) plus the larger of
-        the kernel's and the in-place inverse's temporaries (O(n · block)) and the inputs. With
-        check=True raise InsufficientMemoryError if it does not fit."""
+        """Peak device memory of fit for n points of dimension d: the one n × n buffer (H's upper
+        triangle, then W in place) plus the larger of the kernel's and the in-place inverse's
+        temporaries (O(n · block)) and the inputs. With check=True raise InsufficientMemoryError if it
+        does not fit."""
         device = resolve_device(self.device)
         itemsize = torch.finfo(resolve_dtype(self.dtype, device)).bits // 8
-        work = max(gram_work_bytes(n, itemsize) - itemsize * n * n, inverse_work_bytes(n, itemsize))
-        nbytes = itemsize * (2 * n * n + 2 * n * d) + max(work, 0)
+        work = max(gram_work_bytes(n, itemsize), inverse_work_bytes(n, itemsize))
+        nbytes = itemsize * (n * n + 2 * n * d) + work
         if check:
             try:
-                check_fits(nbytes, device, f"Fitting the NTK model on {n:,} training points (2 n × n arrays)")
+                check_fits(nbytes, device, f"Fitting the NTK model on {n:,} training points (an n × n array)")
             except InsufficientMemoryError as exc:
                 raise InsufficientMemoryError(f"{exc}; at most {self.largest_fit_size(d):,} training points of "
                                               f"{d:,} features fit now") from None
@@ -265,6 +268,13 @@ class NTKInfluence:
                     self._spectrum = torch.linalg.eigvalsh(self.kernel_train_) + self.reg_
                 mu = self._spectrum
         return float(mu[0]) - self.reg_, float(mu[-1]) - self.reg_
+
+    @property
+    def kernel_train_(self) -> torch.Tensor:
+        """The training kernel H (n, n), exactly symmetric, computed anew on each access (2n²d flops and
+        n² new numbers: the fit does not keep it)."""
+        self.check_fitted()
+        return symmetric_gram(self._kernel, self.X_train_)
 
     # --------------------------------------------------------------------------- training time
     def eigendecomposition(self, progress: Progress | None = None) -> tuple[torch.Tensor, torch.Tensor]:

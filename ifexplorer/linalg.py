@@ -1,10 +1,11 @@
 """Dense symmetric linear algebra in place, with O(n · block) extra memory, on the CPU or a GPU.
 
-The NTK model holds two n × n arrays: the kernel H and W with (H + λI)⁻¹ = WᵀW. Everything here works inside
-those buffers, so a fit peaks at 2n² numbers plus thin panels:
+The NTK model holds one n × n array: W with (H + λI)⁻¹ = WᵀW. Everything here works inside that buffer, so a
+fit peaks at n² numbers plus thin panels:
 
-- ``symmetric_gram``: H from the kernel, computed one block of rows at a time on the lower block
-  triangle and mirrored (half the kernel evaluations; exactly symmetric).
+- ``upper_gram``: H's upper triangle from the kernel, a block of rows at a time, into the buffer that
+  ``inverse_factor_`` then factors; ``symmetric_gram``: the whole H (the lower block triangle computed
+  and mirrored: half the kernel evaluations, exactly symmetric), for whoever needs H itself.
 - ``inverse_factor_``: A ← W = L⁻¹ for a symmetric positive definite A = L Lᵀ, in place, so that
   A⁻¹ = WᵀW: on the CPU LAPACK potrf + trtri through scipy, on a GPU cuSOLVER potrf and our blocked
   right-looking triangular inverse. 2n³/3 flops, ≈ a third of one n × n × n matrix product; A⁻¹
@@ -43,10 +44,26 @@ def symmetric_gram(kernel: Callable, X: torch.Tensor, block: int = GRAM_BLOCK) -
     return H
 
 
+def upper_gram(kernel: Callable, X: torch.Tensor, block: int = GRAM_BLOCK) -> torch.Tensor:
+    """The upper triangle of H (n, n), H_ij = kernel(x_i, x_j) for j ≥ i, written a block of rows at a time
+    (contiguous row writes, half the kernel evaluations, no mirror). The strict lower triangle is left
+    unset: the buffer is for inverse_factor_, whose LAPACK / cuSOLVER routines read only this triangle.
+    kernel as for symmetric_gram. Extra memory: one block × n kernel temporary."""
+    n = X.shape[0]
+    A = torch.empty((n, n), dtype=X.dtype, device=X.device)
+    for i0 in range(0, n, block):
+        i1 = min(i0 + block, n)
+        A[i0:i1, i0:i1] = kernel(X[i0:i1], None)  # exact diagonal
+        if i1 < n:
+            A[i0:i1, i1:] = kernel(X[i0:i1], X[i1:])
+    return A
+
+
 def inverse_factor_(A: torch.Tensor, block: int = INVERSE_BLOCK,
                     lapack: bool | None = None) -> tuple[torch.Tensor, int]:
     """Overwrite the symmetric positive definite A (n, n, contiguous) with the factor of its inverse:
-    A = L Lᵀ (Cholesky), W = L⁻¹, so A⁻¹ = Wᵀ W. Returns (W, info): W (n, n) is a view of A's buffer
+    A = L Lᵀ (Cholesky), W = L⁻¹, so A⁻¹ = Wᵀ W. Only A's upper triangle (row-major) is read: the strict
+    lower one may hold anything (upper_gram leaves it unset). Returns (W, info): W (n, n) is a view of A's buffer
     (its transpose), lower triangular with an exactly zero strict upper triangle; info > 0 when the
     leading info × info minor is not numerically positive definite (then the buffer holds garbage).
 

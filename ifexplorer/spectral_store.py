@@ -147,8 +147,9 @@ def _store(where: Path):
 
 
 def _eigh_in_place(model) -> tuple[torch.Tensor, torch.Tensor]:
-    """torch.linalg.eigh into a copy of A: with out= a column-major view LAPACK works in that buffer."""
-    A = model.kernel_train_.clone()
+    """torch.linalg.eigh into A = H + λI (H computed anew: the fit keeps only W): with out= a column-major
+    view LAPACK works in that buffer."""
+    A = model.kernel_train_
     A.diagonal().add_(model.reg_)
     V = A.mT  # A is symmetric: its column-major view is the same matrix
     mu = torch.empty(A.shape[0], dtype=A.dtype, device=A.device)

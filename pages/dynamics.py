@@ -7,6 +7,7 @@ import streamlit as st
 
 import ifexplorer.ui as ui
 from ifexplorer import plots
+from ifexplorer.dynamics import prefetch_times
 from ifexplorer.experiments import training_time as studies
 from ifexplorer.plots import dynamics as plots_dyn
 from ifexplorer.plots.style import FLIPPED, GREEN, GREY, HARMFUL, HELPFUL, SERIES
@@ -177,6 +178,10 @@ with ui.friendly_errors("The training-dynamics view"):
     ui.with_progress(exp, "eigh", "Eigendecomposition of the kernel (once per model)",
                      lambda progress: exp.model.eigendecomposition(progress))
     grid = exp.memo("times", _times)
+    # every slider time's test-independent data in a few batched products: a move then costs one pass over V
+    ui.with_progress(exp, "prefetch", f"Leave-one-out data for the {len(grid) - 1} slider times (once per model)",
+                     lambda progress: prefetch_times(exp.model, grid[:-1], progress=progress,
+                                                     self_terms=bool(noisy.any())))
     test, neighbours, play, seconds, play_range = _controls(grid)
     url_state.keep_only({"test", "dk", "t"})
     st.fragment(_panel, run_every=seconds if play else None)(grid, test, neighbours, play_range)

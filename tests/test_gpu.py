@@ -48,7 +48,7 @@ def test_fit_influence_top_k_on_the_gpu_match_the_cpu(C):
     np.testing.assert_allclose(a.harmful_scores, b.harmful_scores, rtol=1e-8)
 
 
-def test_fit_memory_on_the_gpu_is_two_n_squared_plus_panels():
+def test_fit_memory_on_the_gpu_is_one_n_squared_plus_panels():
     n = 6000
     X, y, _, _ = _problem(n=n, d=64)
     torch.cuda.synchronize()
@@ -57,7 +57,8 @@ def test_fit_memory_on_the_gpu_is_two_n_squared_plus_panels():
     model = NTKInfluence(reg=1e-3, device="cuda").fit(X, y)
     torch.cuda.synchronize()
     peak = torch.cuda.max_memory_allocated() - before
-    assert peak <= 2.2 * 8 * n * n, f"fit peaked at {peak / (8 * n * n):.2f} × 8n²"
+    # one n × n buffer, the kernel's 3 · 1024 · n panel (0.51 × 8n² at n = 6,000) and the inputs
+    assert peak <= 1.6 * 8 * n * n, f"fit peaked at {peak / (8 * n * n):.2f} × 8n²"
     assert peak <= 1.05 * model.estimate_fit_bytes(n, 64)
 
 

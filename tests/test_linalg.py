@@ -5,7 +5,14 @@ from reference import ntk_reference, random_unit_rows
 
 from ifexplorer import linalg
 from ifexplorer.kernels import ntk_two_layer
-from ifexplorer.linalg import inverse_columns, inverse_diagonal, inverse_factor_, symmetric_gram, times_inverse
+from ifexplorer.linalg import (
+    inverse_columns,
+    inverse_diagonal,
+    inverse_factor_,
+    symmetric_gram,
+    times_inverse,
+    upper_gram,
+)
 
 
 def _spd(n, cond, seed=0):
@@ -83,3 +90,24 @@ def test_symmetric_gram_equals_the_full_kernel(n, block):
     np.testing.assert_allclose(H.numpy(), ref, rtol=1e-12, atol=1e-14)
     assert torch.equal(H, H.T)
     assert torch.equal(H.diagonal(), ntk_two_layer(X).diagonal())  # the kernel's exact diagonal ‖x‖²/2
+
+
+@pytest.mark.parametrize("n, block", [(5, 2), (37, 8), (64, 64), (100, 1024)])
+def test_upper_gram_is_the_upper_triangle_of_the_symmetric_gram(n, block):
+    X = torch.tensor(random_unit_rows(np.random.default_rng(n), n, 6))
+    A = upper_gram(ntk_two_layer, X, block=block)
+    H = symmetric_gram(ntk_two_layer, X, block=block)
+    upper = torch.ones(n, n, dtype=torch.bool).triu()
+    np.testing.assert_allclose(A[upper].numpy(), H[upper].numpy(), rtol=1e-14, atol=1e-16)
+    assert torch.equal(A.diagonal(), ntk_two_layer(X).diagonal())
+
+
+@pytest.mark.parametrize("lapack", [True, False])
+def test_inverse_factor_reads_only_the_upper_triangle(lapack):
+    A = _spd(60, 1e4, seed=3)
+    garbage = A.copy()
+    garbage[np.tril_indices(60, -1)] = np.nan  # what upper_gram leaves there is unset memory
+    W, info = _factor(A, lapack, block=16)
+    W2, info2 = _factor(garbage, lapack, block=16)
+    assert info == info2 == 0
+    assert torch.equal(W, W2) and torch.count_nonzero(W2.triu(1)) == 0

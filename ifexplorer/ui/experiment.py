@@ -329,14 +329,15 @@ def largest_setting(dim: int) -> int:
     free memory (fit's own check) and the fitted experiment (_stored_bytes) fits the server's result budget."""
     import math
 
-    # 16 (n² + n d) ≤ budget  ⇔  (2n + d)² ≤ d² + 4 ⌊budget / 16⌋, in integers
-    by_budget = max(0, (math.isqrt(dim * dim + 4 * (_store().budget // 16)) - dim) // 2)
+    # 8 (n² + 2 n d) ≤ budget  ⇔  (n + d)² ≤ d² + ⌊budget / 8⌋, in integers
+    by_budget = max(0, math.isqrt(dim * dim + _store().budget // 8) - dim)
     return min(NTKInfluence(reg=1.0).largest_fit_size(dim), by_budget)
 
 
 def _stored_bytes(n: int, dim: int) -> int:
-    """Bytes a fitted experiment holds in the store: H and Q (n × n) and the n × d features twice (data, model)."""
-    return 8 * (2 * n * n + 2 * n * dim)
+    """Bytes a fitted experiment holds in the store: W (n × n; the fit keeps no other n × n array) and the n × d
+    features twice (data, model)."""
+    return 8 * (n * n + 2 * n * dim)
 
 
 def _check_fits_budget(config: ExperimentConfig) -> None:
@@ -353,8 +354,8 @@ def _check_fits_budget(config: ExperimentConfig) -> None:
 
 
 def _fit_reserve(config: ExperimentConfig) -> int:
-    """Bytes the fitted experiment will hold, set aside while it fits: the n×n kernel and its Cholesky factor and
-    the n×d features twice (data and model), d = 784 assumed; own data (size unknown): nothing."""
+    """Bytes the fitted experiment will hold, set aside while it fits: the n×n factor W and the n×d features
+    twice (data and model), d = 784 assumed; own data (size unknown): nothing."""
     return _stored_bytes(config.n_train, 784)
 
 

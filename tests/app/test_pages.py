@@ -113,6 +113,9 @@ def test_time_slider_changes_the_panel_to_the_exact_view_at_t():
     ds, model = _reference_model()
     top = model.at_time(t).top_influences(ds.X_test[0], ds.y_test[0], k=6)
     np.testing.assert_array_equal(moved.loc[moved.kind == "helpful", "training #"], top.helpful)
+    store = experiment._store()  # the page prefetched every finite slider time's pole data in batched products
+    exps = [store.peek(k) for k in store.stored_keys() if k[0] == "experiment"]
+    assert any(e.peek("prefetch") == len(slider.options) - 1 for e in exps)
 
 
 def test_label_noise_shows_flipped_share_and_detection():
