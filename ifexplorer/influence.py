@@ -36,9 +36,9 @@ from .linalg import (
 )
 from .results import ErrorBounds, Progress, TopInfluences, TopInfluencesBatch, no_progress, top_influences
 
-# fit time (kernel excluded) / one n³ GEMM: CPU from benchmarks/bench_scale.py on the 2-core box (0.64 at
-# n = 12,000 and 0.81 at 8,000 with the kernel included); GPU a guess until gpu_check.sh measures it
-FIT_GEMM_RATIO = {"cpu": 0.7, "cuda": 1.5}
+# fit time (kernel excluded) / one n³ GEMM: CPU from benchmarks/bench_scale.py on the 2-core box (0.57 at
+# n = 12,000 and 0.61 at 8,000 with the kernel included, ≈ 0.47 without); GPU a guess until gpu_check.sh measures it
+FIT_GEMM_RATIO = {"cpu": 0.5, "cuda": 1.5}
 TEST_BLOCK_ROWS = 1024  # test points processed together: bounds device temporaries to O(block · n)
 
 

@@ -108,16 +108,22 @@ class Experiment:
         return ("experiment", self.config)
 
     @property
+    def n_train(self) -> int:
+        """The fitted model's training points (0 without a fitted model): sets how many threads work on it."""
+        return getattr(self._model, "n_train_", 0)
+
+    @property
     def model(self) -> NTKInfluence:
         """The fitted model; reading it caps the calling thread's torch threads (every rerun and fragment rerun
         runs in a thread of its own, and pages compute with the model directly)."""
-        configure_threads()
+        configure_threads(self.n_train)
         return self._model
 
     def memo(self, key, compute: Callable[[], Any], label: str | None = None):
         """compute() once per key for every session (a derived result of this experiment, in the budget)."""
         what = label or f"{_key_label(key)} for {describe(self.config)}"
-        return _get(self.store, ("memo", self.config, key), _threaded(compute), parent=self.key, label=what)
+        return _get(self.store, ("memo", self.config, key), _threaded(compute, self.n_train), parent=self.key,
+                    label=what)
 
     def peek(self, key):
         """The memoised result for key, or None when it has not been computed (or was dropped)."""
@@ -284,25 +290,35 @@ def _waiting_notice(label: str):
 THREADS_ENV = "IFEXPLORER_APP_THREADS"
 
 
-def configure_threads() -> int:
-    """Cap torch's intra-op threads for the calling thread: half the CPU cores, at least 1, or
-    $IFEXPLORER_APP_THREADS. The server shares its cores with the browser and other processes; with every
-    core requested, LAPACK's many small parallel regions wait on descheduled threads — measured on the 2-core
-    CI box under load: eigh(800×800) 12 s with 2 threads against 0.1 s with 1, the gallery's arrays 0.9 s
-    against 0.1 s. OpenMP keeps this setting per thread and Streamlit runs every rerun in a new thread, so the
-    store calls it wherever it computes (and `Experiment.model` on every read). Returns the thread count in use."""
+LARGE_N = 4000  # from this many training points on, the heavy work runs on every core
+
+
+def configure_threads(n_train: int = 0) -> int:
+    """Set torch's intra-op threads for the calling thread: half the CPU cores (at least 1), every core for
+    work on a model of n_train ≥ LARGE_N points, or $IFEXPLORER_APP_THREADS. The server shares its cores with
+    the browser and other processes; with every core requested, LAPACK's many small parallel regions wait on
+    descheduled threads — measured on the 2-core CI box under load: eigh(800×800) 12 s with 2 threads against
+    0.1 s with 1, the gallery's arrays 0.9 s against 0.1 s. At full size the regions are long and one thread
+    is half the speed: the fit at n = 12,000 took 22 s with 1 thread against 11 s with 2, the eigendecomposition
+    about twice as long. OpenMP keeps this setting per thread and Streamlit runs every rerun in a new thread,
+    so the store calls it wherever it computes (and `Experiment.model` on every read). Returns the thread count
+    in use."""
     import torch
 
     wanted = os.environ.get(THREADS_ENV, "")
-    n = int(wanted) if wanted.isdigit() and int(wanted) > 0 else max(1, (os.cpu_count() or 1) // 2)
+    cores = os.cpu_count() or 1
+    if wanted.isdigit() and int(wanted) > 0:
+        n = int(wanted)
+    else:
+        n = cores if n_train >= LARGE_N else max(1, cores // 2)
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
     return n
 
 
-def _threaded(compute: Callable[[], Any]) -> Callable[[], Any]:
+def _threaded(compute: Callable[[], Any], n_train: int = 0) -> Callable[[], Any]:
     def run():
-        configure_threads()
+        configure_threads(n_train)
         return compute()
     return run
 
@@ -373,6 +389,7 @@ def _compute(config: ExperimentConfig, upload: bytes | None, key, store: ResultS
         start = time.perf_counter()
         data = _load(config, upload)
         bar.progress(0.1, text="Data loaded")
+        configure_threads(len(data.X_train))
 
         def progress(fraction: float, message: str) -> None:
             value = min(1.0, 0.1 + 0.9 * float(fraction))
@@ -445,7 +462,7 @@ def with_progress(exp: Experiment, key, label: str, compute: Callable[..., Any],
     store_key = ("memo", exp.config, key)
 
     def run():
-        configure_threads()
+        configure_threads(exp.n_train)
         slot = st.empty()  # emptied when done: a finished status box must not stay on the page
         with slot:
             status = st.status(label, expanded=True)

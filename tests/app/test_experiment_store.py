@@ -242,16 +242,16 @@ def test_folders_are_shown_relative_to_the_data_root_never_as_server_paths(monke
 
 # ------------------------------------------------------------------------------------------ the budget
 def test_a_setting_that_exceeds_the_budget_drops_the_earlier_one_and_the_sidebar_says_so(monkeypatch):
-    monkeypatch.setenv(BUDGET_ENV, "30MB")  # one default setting (about 17 MB with its data) at a time
+    monkeypatch.setenv(BUDGET_ENV, "20MB")  # one default setting (about 12 MB with its data) at a time
     at = AppTest.from_file(APP, default_timeout=180)
     at.run()
     first = ExperimentConfig()
-    assert any("of the **30.00 MB** budget, 1 setting kept." in c.value for c in at.sidebar.caption)
+    assert any("of the **20.00 MB** budget, 1 setting kept." in c.value for c in at.sidebar.caption)
     at.select_slider(key="reg").set_value(0.1).run()
     assert not at.exception
     store = experiment._store()
     assert [k[1].reg for k in store.stored_keys() if k[0] == "experiment"] == [0.1]
-    assert store.usage().used <= 30e6 and [e.key for e in store.evictions()][-1] == ("experiment", first)
+    assert store.usage().used <= 20e6 and [e.key for e in store.evictions()][-1] == ("experiment", first)
     note = next(c.value for c in at.sidebar.caption if c.value.startswith("Memory for results"))
     assert f"1 earlier setting was dropped ({md_escape(experiment.describe(first))})" in note, note
     at.select_slider(key="reg").set_value(1e-3).run()  # back again: refitted

@@ -564,3 +564,20 @@ def test_an_upload_error_shows_its_file_name_literally():
     _choose_upload(at).set_value((f"{PWN}.zip", b"not a zip archive", "application/zip")).run()
     _ok(at)
     assert at.error and md_escape(PWN) in at.error[0].value and PWN not in at.error[0].value
+
+
+def test_full_size_work_runs_on_every_core_and_small_work_on_half(monkeypatch):
+    import os
+
+    import torch
+
+    monkeypatch.delenv(experiment.THREADS_ENV, raising=False)
+    cores = os.cpu_count() or 1
+    try:
+        assert experiment.configure_threads(100) == max(1, cores // 2) == torch.get_num_threads()
+        assert experiment.configure_threads(experiment.LARGE_N) == cores == torch.get_num_threads()
+        monkeypatch.setenv(experiment.THREADS_ENV, "1")  # the setting wins at any size
+        assert experiment.configure_threads(experiment.LARGE_N) == 1
+    finally:
+        monkeypatch.delenv(experiment.THREADS_ENV, raising=False)
+        experiment.configure_threads()  # back to the default for small models
