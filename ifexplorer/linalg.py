@@ -10,9 +10,9 @@ fit peaks at n² numbers plus thin panels:
   A⁻¹ = WᵀW: on the CPU LAPACK potrf + trtri through scipy, on a GPU cuSOLVER potrf and our blocked
   right-looking triangular inverse. 2n³/3 flops, ≈ a third of one n × n × n matrix product; A⁻¹
   itself (another n³/3 flops) is never formed.
-- ``times_inverse``, ``inverse_columns``, ``inverse_diagonal``: K A⁻¹ = (K Wᵀ) W for rows K (BLAS
-  trmm/trmv on the CPU: 2n²b flops, the cost of a symmetric product), columns of A⁻¹, and diag(A⁻¹)
-  as W's squared column norms.
+- ``times_inverse``, ``inverse_columns``, ``inverse_block``, ``inverse_diagonal``: K A⁻¹ = (K Wᵀ) W for
+  rows K (BLAS trmm/trmv on the CPU: 2n²b flops, the cost of a symmetric product), columns of A⁻¹, a
+  principal block of A⁻¹ as a Gram of W's columns (2ng² flops), and diag(A⁻¹) as W's squared column norms.
 """
 from __future__ import annotations
 
@@ -127,6 +127,13 @@ def inverse_columns(W: torch.Tensor, index) -> torch.Tensor:
     if not _blas_ok(columns, W):
         return W.mT @ columns
     return torch.from_numpy(_triangular_times(W, np.asfortranarray(columns.numpy()), trans=1))
+
+
+def inverse_block(W: torch.Tensor, index) -> torch.Tensor:
+    """A⁻¹[index][:, index] = W[:, index]ᵀ W[:, index] (g, g) from the factor W of inverse_factor_; index (g,).
+    2ng² flops: for a group of g points far less than its columns of A⁻¹ (n²g)."""
+    columns = W[:, torch.as_tensor(index, device=W.device)]  # (n, g), a copy
+    return columns.mT @ columns
 
 
 def inverse_diagonal(W: torch.Tensor, block: int = GRAM_BLOCK) -> torch.Tensor:

@@ -6,6 +6,7 @@ from reference import ntk_reference, random_unit_rows
 from ifexplorer import linalg
 from ifexplorer.kernels import ntk_two_layer
 from ifexplorer.linalg import (
+    inverse_block,
     inverse_columns,
     inverse_diagonal,
     inverse_factor_,
@@ -58,7 +59,7 @@ def test_inverse_factor_reports_the_failing_pivot(lapack):
 @pytest.mark.parametrize("dtype, tol", [(torch.float64, 1e-12), (torch.float32, 1e-4)])
 @pytest.mark.parametrize("lapack", [True, False])
 def test_products_with_the_inverse_match_explicit_ones(dtype, tol, lapack, monkeypatch):
-    """times_inverse, inverse_columns and inverse_diagonal through BLAS trmm/trmv (lapack=True) and
+    """times_inverse, inverse_columns, inverse_block and inverse_diagonal through BLAS trmm/trmv (lapack=True) and
     through torch's general products (the GPU path, forced here on the CPU)."""
     n = 120
     A = _spd(n, 1e3, seed=3)
@@ -78,6 +79,9 @@ def test_products_with_the_inverse_match_explicit_ones(dtype, tol, lapack, monke
                                atol=tol * scale * n)
     index = [5, 0, 77]
     np.testing.assert_allclose(inverse_columns(W, index).numpy(), ref[:, index], rtol=0, atol=tol * scale)
+    block = inverse_block(W, index)
+    np.testing.assert_allclose(block.numpy(), ref[np.ix_(index, index)], rtol=0, atol=tol * scale)
+    assert torch.equal(block, block.mT)  # a Gram: exactly symmetric
     np.testing.assert_allclose(inverse_diagonal(W, block=7).numpy(), np.diag(ref), rtol=tol)
 
 

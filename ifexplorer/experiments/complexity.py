@@ -13,7 +13,7 @@ import torch
 
 from .._checks import check_int
 from ..influence import NTKInfluence
-from ..linalg import inverse_columns
+from ..linalg import inverse_block
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,6 @@ def group_complexity(model: NTKInfluence, scores, n_groups: int = 10) -> GroupCo
 
 def _complexity_of(model: NTKInfluence, idx: np.ndarray) -> float:
     index = torch.as_tensor(idx, device=model.device_)
-    q_block = inverse_columns(model.inverse_factor_, index)[index]  # Q_GG (g, g)
+    q_block = inverse_block(model.inverse_factor_, index)  # Q_GG (g, g) = W_Gᵀ W_G
     alpha_g = model.alpha_[index]  # (g, C)
     return float((alpha_g * torch.linalg.solve(q_block, alpha_g)).sum())
