@@ -82,8 +82,8 @@ def eigendecomposition(model, progress: Progress) -> tuple[torch.Tensor, torch.T
         global COMPUTATIONS
         COMPUTATIONS += 1
         itemsize = torch.finfo(model.dtype_).bits // 8
-        # H and Q are held; the decomposition overwrites one more n × n copy, plus LAPACK's workspace
-        # (measured 0.17 n² with MKL's syevd; cuSOLVER's is allowed for with one more n²).
+        # W is held; the decomposition overwrites one more n × n array (H computed anew), plus LAPACK's
+        # workspace (measured 0.17 n² with MKL's syevd; cuSOLVER's is allowed for with one more n²).
         extra = 1.2 if dev.type == "cpu" else 2.0
         check_fits(int(extra * n * n * itemsize), dev,
                    f"The eigendecomposition for training-time queries on {n} training points")
