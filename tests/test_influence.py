@@ -296,7 +296,8 @@ def test_estimated_fit_time_is_the_gemm_ratio_plus_the_kernel_at_the_given_rate(
     n, d, rate = 4000, 784, 1e10
     assert model.estimate_fit_seconds(n, d, rate) == pytest.approx((FIT_GEMM_RATIO["cpu"] * 2 * n ** 3 + 2 * n * n * d)
                                                                    / rate, rel=1e-12)
-    assert model.estimate_fit_seconds(2 * n, d, rate) > 7 * model.estimate_fit_seconds(n, d, rate)
+    growth = model.estimate_fit_seconds(2 * n, d, rate) / model.estimate_fit_seconds(n, d, rate)
+    assert 4 < growth < 8  # between the kernel's n² and the factorization's n³
     with pytest.raises(ValueError, match="rate"):
         model.estimate_fit_seconds(n, d, rate=0.0)
 
