@@ -215,10 +215,10 @@ def prefetch_times(model, times, budget_bytes: int = PREFETCH_BYTES, progress=No
     chunk = max(1, PREFETCH_PRODUCT_BYTES // (n * P * (1 + C + bool(self_terms)) * 16))
     w = torch.as_tensor(rs.weights, dtype=torch.complex128 if sp.V.dtype == torch.float64 else torch.complex64,
                         device=sp.V.device)
+    h = (sp.mu - sp.reg).to(w.dtype)[:, None]  # Vᵀh_i = (μ − λ)∘V_i: see _Poles.self_diag
     for start in range(0, len(todo), chunk):
         ts = todo[start:start + chunk]
         R = torch.cat([_resolvent_factors(sp, t) for t in ts], dim=1)  # (n, T·P)
-        h = (sp.mu - sp.reg).to(R.dtype)[:, None]  # Vᵀh_i = (μ − λ)∘V_i: see _Poles.self_diag
         both = _real_matmul(sp.VV, torch.cat([R, h * R], dim=1) if self_terms else R)
         dG = both[:, :R.shape[1]].reshape(n, len(ts), P)
         dG_self = both[:, R.shape[1]:].reshape(n, len(ts), P) if self_terms else None

@@ -28,19 +28,16 @@ GRAM_BLOCK = 1024  # rows of the kernel computed at once
 
 
 def symmetric_gram(kernel: Callable, X: torch.Tensor, block: int = GRAM_BLOCK) -> torch.Tensor:
-    """H (n, n) with H_ij = kernel(x_i, x_j), evaluated only for block pairs I ≥ J and mirrored.
+    """H (n, n) with H_ij = kernel(x_i, x_j): upper_gram's triangle (the very numbers a fit factors),
+    mirrored, so exactly symmetric with half the kernel evaluations.
     kernel(X1, X2) -> (m, n) and kernel(X1, None) -> its symmetric (m, m) matrix (exact diagonal).
     Extra memory: one block × n kernel temporary."""
-    n = X.shape[0]
-    H = torch.empty((n, n), dtype=X.dtype, device=X.device)
-    for i0 in range(0, n, block):
-        i1 = min(i0 + block, n)
-        diag = kernel(X[i0:i1], None)
-        H[i0:i1, i0:i1] = diag.tril() + diag.tril(-1).T
-        if i0:
-            lower = kernel(X[i0:i1], X[:i0])  # (b, i0)
-            H[i0:i1, :i0] = lower
-            H[:i0, i0:i1] = lower.T
+    H = upper_gram(kernel, X, block)
+    for i0 in range(0, H.shape[0], block):
+        i1 = min(i0 + block, H.shape[0])
+        diag = H[i0:i1, i0:i1]
+        diag.copy_(diag.triu() + diag.triu(1).mT)
+        H[i1:, i0:i1] = H[i0:i1, i1:].mT
     return H
 
 
