@@ -127,13 +127,17 @@ def _panel() -> None:
             with right:
                 _result(other, int(k), wide=False, key="b")
     _browser(i, other)
-    row = exp.influence_matrix()[i]
-    left, right = st.columns(2)
-    with left:
-        st.plotly_chart(plots.influence_histogram(row), key="hist")
-        _csv(i, row)
-    with right:
-        _groups(i, row)
+    # a constant label: an expander whose label changes is a new widget, closed again
+    with ui.lazy_section("Every training image's influence on this test image: histogram, CSV, groups (Figure 5)",
+                         key="more_hist", icon=":material/bar_chart:") as box:
+        if box.open:
+            row = exp.influence_matrix()[i]
+            left, right = st.columns(2)
+            with left:
+                st.plotly_chart(plots.influence_histogram(row), key="hist")
+                _csv(i, row)
+            with right:
+                _groups(i, row)
     if st.session_state.pop("_scroll_to_result", False):
         _scroll_to("result")
 
@@ -248,7 +252,6 @@ def suspicious_table(si, order) -> pd.DataFrame:
 def _suspicious() -> None:
     """The training points of largest self-influence: any number, as a clickable grid and a sortable table,
     exportable; with label noise, how many flipped labels they hold."""
-    st.subheader("Suspicious training points")
     st.caption("Ranked by self-influence I(i, xᵢ): how much a point's own loss grows when it is left out. "
                "Suggested label: what the model trained without the point predicts for it. Click an image (or a "
                "row, or a bar) to open it; click a column header to sort.")
@@ -301,4 +304,7 @@ def _open_row() -> None:
 with ui.friendly_errors("The gallery"):
     st.session_state.setdefault("k", 8)
     st.fragment(_panel)()
-    _suspicious()
+    with ui.lazy_section("Suspicious training points: the largest self-influence, suggested labels, CSV",
+                         key="more_suspicious", icon=":material/report:") as box:
+        if box.open:
+            _suspicious()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ifexplorer.ui.components import flip_legend, influence_rows, page_header
+from ifexplorer.ui.components import flip_legend, influence_rows, lazy_section, page_header
 from ifexplorer.ui.experiment import (
     Experiment,
     ExperimentConfig,
@@ -62,5 +62,5 @@ def test_index_input(exp: Experiment, label: str = "Test image #", container=Non
 
 __all__ = ["CONFIG_KEY", "UPLOAD_KEY", "Experiment", "ExperimentConfig", "current_experiment", "ensure_routed",
            "explain", "fit_count", "flip_legend", "fmt", "fmt_rate", "forget", "friendly_errors", "get_experiment",
-           "image_row", "influence_rows", "md_escape", "page_header", "selected_training_index", "show_image",
-           "test_index_input", "upscale", "with_progress"]
+           "image_row", "influence_rows", "lazy_section", "md_escape", "page_header", "selected_training_index",
+           "show_image", "test_index_input", "upscale", "with_progress"]

@@ -145,8 +145,17 @@ def influence_rows(exp, top, *, when: str = "training images", size: int | None 
     members = np.concatenate([top.helpful, top.harmful]).astype(int)
     table = training_table(exp, members, influence=np.concatenate([top.helpful_scores, top.harmful_scores]))
     table.insert(0, "kind", ["helpful"] * len(top.helpful) + ["harmful"] * len(top.harmful))
-    with st.expander("As a table"):
-        st.dataframe(table, hide_index=True, key=table_key)
+    with lazy_section("As a table", key=f"{table_key}_open") as box:
+        if box.open:
+            st.dataframe(table, hide_index=True, key=table_key)
+
+
+def lazy_section(label: str, *, key: str, icon: str | None = None, expanded: bool = False):
+    """A collapsed expander whose content the caller draws only while it is open (`if box.open:`): opening it
+    reruns the script (or the fragment it is in), so a page's secondary panels cost the browser and the server
+    nothing until someone asks for them. label: markdown (escape user strings), constant (a new label is a new,
+    closed expander); key: the open state, in st.session_state."""
+    return st.expander(label, expanded=expanded, key=key, icon=icon, on_change="rerun")
 
 
 # ------------------------------------------------------------------------------------ opening a training image

@@ -52,6 +52,9 @@ def _customdata(obj):
 
 
 def _topk(at, key="topk_table"):
+    """The top-k table, its "As a table" expander opened first (ui.lazy_section: drawn only while open)."""
+    at.session_state[f"{key}_open"] = True
+    at.run()
     tables = [d.value for d in at.dataframe if "kind" in d.value.columns]
     assert tables
     return tables[0]
@@ -144,6 +147,8 @@ def test_two_test_images_side_by_side(digits):
     at.toggle(key="compare_on").set_value(True).run()
     at.number_input(key="compare_with").set_value(9).run()
     _ok(at)
+    at.session_state["topk_tablea_open"] = at.session_state["topk_tableb_open"] = True  # open both "As a table"
+    at.run()
     tables = [d.value for d in at.dataframe if "kind" in d.value.columns]
     assert len(tables) == 2
     for i, table in zip((4, 9), tables):
@@ -166,6 +171,9 @@ def test_suspicious_list_of_any_length_with_sample_ids_and_suggested_labels(digi
     monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", capture)
     ds, model = digits
     at = _app(LINK, "pages/gallery.py")
+    at.session_state["more_suspicious"] = True  # open the section (drawn only while open), then the histogram's
+    at.session_state["more_hist"] = True
+    at.run()
     at.selectbox(key="susp_count").set_value(50).run()
     _ok(at)
     si = model.self_influence()

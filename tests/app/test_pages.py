@@ -60,8 +60,19 @@ def _reference_model(reg=1e-3):
     return ds, NTKInfluence(reg=reg).fit(ds.X_train, ds.y_train)
 
 
+def _open(at, *sections):
+    """Open the page's lazily drawn sections (ui.lazy_section: expanders drawn only while open), as a click does."""
+    for key in sections:
+        at.session_state[key] = True
+    at.run()
+
+
 def _table(at, key):
-    """The top-k table (the page's only dataframe with a "kind" column); key names which one we mean."""
+    """The top-k table (the page's only dataframe with a "kind" column); key names which one we mean. Its
+    "As a table" expander is opened first (its content is drawn only while open)."""
+    if not (f"{key}_open" in at.session_state and at.session_state[f"{key}_open"]):
+        assert not [df for df in at.dataframe if "kind" in df.value.columns], "the table is drawn while closed"
+        _open(at, f"{key}_open")
     tables = [df.value for df in at.dataframe if "kind" in df.value.columns]
     assert len(tables) == 1, f"expected one {key} table, found {len(tables)}"
     return tables[0]
@@ -129,6 +140,8 @@ def test_label_noise_shows_flipped_share_and_detection():
     assert any("ROC AUC" in c.value for c in at.caption)
     at.switch_page("pages/gallery.py").run()
     _ok(at)
+    assert not [m for m in at.metric if m.label.startswith("Flipped labels")]  # its section is closed: not drawn
+    _open(at, "more_suspicious")
     shown = {m.label: m.value for m in at.metric}
     ds = load_dataset("mnist", classes=(7, 9), n_train=200, n_test=50, label_noise=0.2, seed=0)
     si = NTKInfluence(reg=1e-3).fit(ds.X_train, ds.y_train).self_influence()
@@ -269,6 +282,8 @@ def test_gallery_filters_histogram_complexity_and_csv(monkeypatch):
     at.selectbox(key="browse_class").set_value(1).run()  # class index 1: the digit 9
     assert _grid(at) == list(np.flatnonzero(true)[:per_page])
     row = model.influence(ds.X_test[4:5], ds.y_test[4:5])[0]
+    assert not [c for c in at.get("plotly_chart") if c.proto.id.endswith("-hist")]  # closed: not drawn
+    _open(at, "more_hist")
     helpful, harmful = _figure(at, "hist")["data"]
     assert helpful["y"].sum() == (row > 0).sum() and harmful["y"].sum() == (row <= 0).sum()
     bars = _figure(at, "groups")["data"][0]  # Figure 5, groups by influence on the whole test set
