@@ -96,12 +96,19 @@ def headline_sentences(size: dict) -> list[str]:
     return out
 
 
-# shown rounded (the table keeps the measured values): MB to the unit, seconds to 2 decimals, scores to 3
-COLUMNS = {"why": st.column_config.TextColumn("why", width="large"),
-           "seconds": st.column_config.NumberColumn("seconds", format="%.2f"),
-           "peak memory (MB)": st.column_config.NumberColumn("peak memory (MB)", format="%.0f"),
-           **{c: st.column_config.NumberColumn(c, format="%.3f")
-              for c in ("Pearson", "Spearman", "sign agreement", "LDS")}}
+# shown rounded (the table keeps the measured values): MB to the unit, seconds to 2 decimals, scores to 3; a
+# method without a number (failed, out of time or memory) shows "—"
+FORMATS = {"seconds": "{:.2f}", "peak memory (MB)": "{:,.0f}",
+           **dict.fromkeys(("Pearson", "Spearman", "sign agreement", "LDS"), "{:.3f}")}
+
+
+def styled_table(size: dict):
+    """peer_table(size) for reading: numbers rounded, missing ones "—", text escaped (st.table renders markdown
+    in cells; a library's error message is shown as it was written). A static table: the "why" sentences wrap at
+    any window width instead of needing a horizontal scroll."""
+    table = peer_table(size)
+    text = {c: md_escape for c in table.columns if c not in FORMATS}
+    return table.style.format({**FORMATS, **text}, na_rep="—").hide(axis="index")
 
 
 def peers_panel(path: str | Path | None = None) -> None:
@@ -116,12 +123,11 @@ def peers_panel(path: str | Path | None = None) -> None:
     st.markdown(md_escape(
         f"The same trained network and data for every library, scored against real leave-one-out retraining "
         f"(read from docs/peers.json; timings on a shared 2-core CPU). Versions: {versions}."))
-    for k, size in enumerate(data.get("sizes", [])):
+    for size in data.get("sizes", []):
         c = size["config"]
         st.markdown(md_escape(f"n = {c['n']}, width {c['width']} ({c['parameters']:,} parameters), "
                               f"{c['m']} test points, {c['n_retrained']} retrained training points, λ = {c['reg']}"))
-        st.dataframe(peer_table(size), hide_index=True, key=f"peers_table_{k}",
-                     column_config=COLUMNS)
+        st.table(styled_table(size))
         for line in headline_sentences(size):
             st.caption(md_escape(line))
 

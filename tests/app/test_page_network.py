@@ -62,4 +62,4 @@ def test_the_committed_peer_table_is_shown_before_any_run():
     _ok(at)
     assert any("Run the network check" in i.value for i in at.info)
     assert any("How the influence libraries compare" in s.value for s in at.subheader)
-    assert at.dataframe and "why" in at.dataframe[0].value.columns
+    assert at.table and "why" in at.table[0].value.columns

@@ -35,7 +35,8 @@ def test_panel_draws_one_row_per_method_with_a_reason(tmp_path):
     at = AppTest.from_function(_panel, args=(str(path),)).run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("How the influence libraries compare" in s.value for s in at.subheader)
-    table = at.dataframe[0].value
+    assert len(at.table) == 1 and not at.dataframe  # static: the "why" sentences wrap at any width
+    table = at.table[0].value
     assert list(table["method"]) == [r["label"] for r in ROWS]
     assert table["Pearson"].iloc[0] == 0.95 and table["seconds"].iloc[1] == 5.0
     assert "1 − λQ_ii" in table["why"].iloc[1]  # IHVP-based: the theory §5 error
@@ -50,7 +51,7 @@ def test_panel_without_a_result_says_how_to_make_one(tmp_path):
     at = AppTest.from_function(_panel, args=(str(tmp_path / "missing.json"),)).run()
     assert not at.exception
     assert "run_peers.py" in at.info[0].value
-    assert not at.dataframe
+    assert not at.table
 
 
 def test_load_peers_refuses_other_json(tmp_path):
@@ -59,3 +60,14 @@ def test_load_peers_refuses_other_json(tmp_path):
     assert peers.load_peers(p) is None
     p.write_text("{not json")
     assert peers.load_peers(p) is None
+
+
+def test_failed_rows_show_a_dash_and_numbers_are_rounded_for_reading():
+    """A method that did not finish has "—" in its number cells, never "None" or "nan"; numbers are rounded."""
+    text = peers.styled_table(_data()["sizes"][0]).to_html()
+    failed = text[text.index("NaiveInfluenceFunction"):]
+    failed = failed[:failed.index("</tr>")]
+    assert failed.count(">—<") == 5  # seconds, Pearson, Spearman, sign agreement, LDS (its peak memory is kept)
+    assert "None" not in text and "nan" not in text
+    assert ">0.950<" in text and ">5.00<" in text and ">2,000<" in text
+    assert md_escape("| *not markdown*") in failed  # st.table renders markdown: error texts are escaped
