@@ -103,12 +103,17 @@ FORMATS = {"seconds": "{:.2f}", "peak memory (MB)": "{:,.0f}",
 
 
 def styled_table(size: dict):
-    """peer_table(size) for reading: numbers rounded, missing ones "—", text escaped (st.table renders markdown
-    in cells; a library's error message is shown as it was written). A static table: the "why" sentences wrap at
-    any window width instead of needing a horizontal scroll."""
-    table = peer_table(size)
+    """peer_table(size) without its "why" column, for reading: numbers rounded, missing ones "—", text escaped
+    (st.table renders markdown in cells). Nine short columns: it fits a 1280 px window without a scroll."""
+    table = peer_table(size).drop(columns="why")
     text = {c: md_escape for c in table.columns if c not in FORMATS}
     return table.style.format({**FORMATS, **text}, na_rep="—").hide(axis="index")
+
+
+def why_list(size: dict) -> str:
+    """Markdown: one bullet per row, "**library · method**: why it lands where it does" (escaped)."""
+    return "\n".join(f"- **{md_escape(r['library'])} · {md_escape(r['label'])}**: {md_escape(why(r))}"
+                     for r in size["rows"])
 
 
 def peers_panel(path: str | Path | None = None) -> None:
@@ -128,6 +133,7 @@ def peers_panel(path: str | Path | None = None) -> None:
         st.markdown(md_escape(f"n = {c['n']}, width {c['width']} ({c['parameters']:,} parameters), "
                               f"{c['m']} test points, {c['n_retrained']} retrained training points, λ = {c['reg']}"))
         st.table(styled_table(size))
+        st.markdown("**Why each method lands where it does**  \n" + why_list(size))
         for line in headline_sentences(size):
             st.caption(md_escape(line))
 

@@ -62,4 +62,5 @@ def test_the_committed_peer_table_is_shown_before_any_run():
     _ok(at)
     assert any("Run the network check" in i.value for i in at.info)
     assert any("How the influence libraries compare" in s.value for s in at.subheader)
-    assert at.table and "why" in at.table[0].value.columns
+    assert at.table and "Pearson" in at.table[0].value.columns
+    assert any("Why each method lands where it does" in m.value for m in at.markdown)
