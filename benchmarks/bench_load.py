@@ -65,6 +65,12 @@ class Session:
 
 
 # ------------------------------------------------------------------------------------------ page helpers
+async def fresh_page(browser):
+    """(context, page): a new visitor (empty cache, own cookies) in the classroom's 1400 × 1600 window."""
+    context = await browser.new_context(viewport={"width": 1400, "height": 1600})
+    return context, await context.new_page()
+
+
 async def settle(page, timeout: float = STEP) -> None:
     """Script idle, every image loaded, every chart drawn (polled every 100 ms: rAF may be throttled)."""
     await page.wait_for_selector(IDLE, timeout=timeout)
@@ -101,8 +107,7 @@ async def expect_test_count(page, s: Session, where: str) -> None:
 
 # ------------------------------------------------------------------------------------------ the classroom
 async def classroom(browser, url: str, s: Session, change_dataset: bool) -> Session:
-    context = await browser.new_context(viewport={"width": 1400, "height": 1600})
-    page = await context.new_page()
+    context, page = await fresh_page(browser)
     step = "open the gallery"
     try:
         start = time.perf_counter()
@@ -168,8 +173,7 @@ async def classroom(browser, url: str, s: Session, change_dataset: bool) -> Sess
 
 async def warm_up(browser, url: str) -> None:
     """The default model and the classroom's pages computed once (a warm server)."""
-    context = await browser.new_context(viewport={"width": 1400, "height": 1600})
-    page = await context.new_page()
+    context, page = await fresh_page(browser)
     await page.goto(url + "/gallery")
     await shown(page, "Most helpful", 300_000)
     await nav(page, "Training dynamics", "Most helpful at")
@@ -282,8 +286,7 @@ async def run_sweep(count: int, budget: str, log_dir: Path) -> dict:
         srv.wait_healthy()
         async with async_playwright() as p:
             browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            context = await browser.new_context(viewport={"width": 1400, "height": 1600})
-            page = await context.new_page()
+            context, page = await fresh_page(browser)
             await page.goto(srv.url)
             await shown(page, "Train accuracy", USABLE)
             sidebar = page.get_by_test_id("stSidebar")

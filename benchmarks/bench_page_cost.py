@@ -23,25 +23,15 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]
 
-from ifexplorer.ui.browser import CHROMIUM, CHROMIUM_ARGS, DRAWN, IDLE, Server  # noqa: E402
+from bench_load import HEADING, cpu_seconds, fresh_page  # noqa: E402  (shared with the classroom)
+from bench_load import settle as drawn  # noqa: E402
+
+from ifexplorer.ui.browser import CHROMIUM, CHROMIUM_ARGS, Server  # noqa: E402
 
 TEXT = {"/": "Train accuracy", "/gallery": "Most helpful", "/dynamics": "Most helpful at",
         "/ihvp": "Error rate against density", "/map": "Training-set map (", "/network": "How the influence libraries"}
-HEADING = ("() => (Array.from(document.querySelectorAll('[data-testid=\"stMarkdownContainer\"] strong'))"
-           ".find(e => e.textContent.startsWith('Most helpful at t =')) || {}).textContent")
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process so far (/proc/PID/stat); 0 when it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / TICK
 
 
 def descendants(pid: int) -> list[int]:
@@ -63,7 +53,14 @@ def descendants(pid: int) -> list[int]:
 
 def chromium_seconds() -> float:
     """CPU seconds of every chromium process under this one (Playwright's driver starts chromium)."""
-    return sum(cpu_seconds(p) for p in descendants(os.getpid())[1:] if _is_chromium(p))
+    return sum(_cpu(p) for p in descendants(os.getpid())[1:] if _is_chromium(p))
+
+
+def _cpu(pid: int) -> float:
+    try:
+        return cpu_seconds(pid)
+    except OSError:  # the process ended in between
+        return 0.0
 
 
 def _is_chromium(pid: int) -> bool:
@@ -72,11 +69,6 @@ def _is_chromium(pid: int) -> bool:
             return "chrom" in fh.read()
     except OSError:
         return False
-
-
-async def drawn(page, timeout: float = 120_000) -> None:
-    await page.wait_for_selector(IDLE, timeout=timeout)
-    await page.wait_for_function(DRAWN, timeout=timeout, polling=100)
 
 
 async def metrics(cdp) -> dict:
@@ -106,8 +98,7 @@ async def run(pages: list[str], reps: int, slider: int) -> tuple[dict, list]:
         srv.wait_healthy()
         async with async_playwright() as p:
             browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            context = await browser.new_context(viewport={"width": 1400, "height": 1600})
-            page = await context.new_page()
+            context, page = await fresh_page(browser)
             for path in pages:  # warm: the fit and every page's results cached
                 await page.goto(srv.url + path)
                 await page.get_by_text(TEXT[path]).first.wait_for(timeout=300_000)
@@ -115,8 +106,7 @@ async def run(pages: list[str], reps: int, slider: int) -> tuple[dict, list]:
             await context.close()
             for path in pages:
                 for _ in range(reps):
-                    context = await browser.new_context(viewport={"width": 1400, "height": 1600})
-                    page = await context.new_page()
+                    context, page = await fresh_page(browser)
                     cdp = await context.new_cdp_session(page)
                     await cdp.send("Performance.enable")
 
@@ -135,8 +125,7 @@ async def run(pages: list[str], reps: int, slider: int) -> tuple[dict, list]:
 
 
 async def slider_steps(browser, srv, count: int) -> list:
-    context = await browser.new_context(viewport={"width": 1400, "height": 1600})
-    page = await context.new_page()
+    context, page = await fresh_page(browser)
     await page.goto(srv.url + "/dynamics")
     await page.get_by_text(TEXT["/dynamics"]).first.wait_for(timeout=120_000)
     await drawn(page)
