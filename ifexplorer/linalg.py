@@ -128,9 +128,12 @@ def inverse_columns(W: torch.Tensor, index) -> torch.Tensor:
 
 def inverse_block(W: torch.Tensor, index) -> torch.Tensor:
     """A⁻¹[index][:, index] = W[:, index]ᵀ W[:, index] (g, g) from the factor W of inverse_factor_; index (g,).
-    2ng² flops: for a group of g points far less than its columns of A⁻¹ (n²g)."""
+    2ng² flops: for a group of g points far less than its columns of A⁻¹ (n²g). Exactly symmetric: the upper
+    triangle mirrored (a GEMM of Cᵀ with C need not round (i, j) and (j, i) alike: it depends on its blocking and
+    threads)."""
     columns = W[:, torch.as_tensor(index, device=W.device)]  # (n, g), a copy
-    return columns.mT @ columns
+    gram = columns.mT @ columns
+    return torch.triu(gram) + torch.triu(gram, 1).mT
 
 
 def inverse_diagonal(W: torch.Tensor, block: int = GRAM_BLOCK) -> torch.Tensor:
