@@ -150,12 +150,18 @@ def influence_rows(exp, top, *, when: str = "training images", size: int | None 
             st.dataframe(table, hide_index=True, key=table_key)
 
 
-def lazy_section(label: str, *, key: str, icon: str | None = None, expanded: bool = False):
+def lazy_section(label: str, *, key: str, icon: str | None = None):
     """A collapsed expander whose content the caller draws only while it is open (`if box.open:`): opening it
     reruns the script (or the fragment it is in), so a page's secondary panels cost the browser and the server
-    nothing until someone asks for them. label: markdown (escape user strings), constant (a new label is a new,
-    closed expander); key: the open state, in st.session_state."""
-    return st.expander(label, expanded=expanded, key=key, icon=icon, on_change="rerun")
+    nothing until someone asks for them. It opens again as the user left it after a visit to another page
+    (Streamlit forgets a widget's state on a page that does not draw it; a plain session key remembers it).
+    label: markdown (escape user strings), constant (a new label is a new, closed expander); key: the open state,
+    in st.session_state."""
+    remembered = f"_{key}_was_open"
+    box = st.expander(label, expanded=bool(st.session_state.get(remembered, False)), key=key, icon=icon,
+                      on_change="rerun")
+    st.session_state[remembered] = bool(box.open)
+    return box
 
 
 # ------------------------------------------------------------------------------------ opening a training image

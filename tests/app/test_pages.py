@@ -142,6 +142,9 @@ def test_label_noise_shows_flipped_share_and_detection():
     _ok(at)
     assert not [m for m in at.metric if m.label.startswith("Flipped labels")]  # its section is closed: not drawn
     _open(at, "more_suspicious")
+    at.switch_page("pages/dynamics.py").run()  # another page, then back: the section is open as it was left
+    at.switch_page("pages/gallery.py").run()
+    _ok(at)
     shown = {m.label: m.value for m in at.metric}
     ds = load_dataset("mnist", classes=(7, 9), n_train=200, n_test=50, label_noise=0.2, seed=0)
     si = NTKInfluence(reg=1e-3).fit(ds.X_train, ds.y_train).self_influence()
