@@ -185,4 +185,8 @@ with ui.friendly_errors("The training-dynamics view"):
     test, neighbours, play, seconds, play_range = _controls(grid)
     url_state.keep_only({"test", "dk", "t"})
     st.fragment(_panel, run_every=seconds if play else None)(grid, test, neighbours, play_range)
-    _studies(grid, neighbours)
+    # computed on first opening (the top-k sets of 200 test images at every slider time), not on every first visit
+    with ui.lazy_section("How the most influential set turns over in training (Figure 6; with label noise, "
+                         "Figure 7)", key="more_turnover", icon=":material/timeline:") as box:
+        if box.open:
+            _studies(grid, neighbours)

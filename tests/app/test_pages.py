@@ -136,7 +136,9 @@ def test_label_noise_shows_flipped_share_and_detection():
     at.slider(key="noise").set_value(0.2).run()
     at.switch_page("pages/dynamics.py").run()
     _ok(at)
-    assert any("Figure 7" in h.value for h in at.subheader)
+    assert not any("Figure 7" in h.value for h in at.subheader)  # its section is closed: not computed, not drawn
+    _open(at, "more_turnover")
+    assert any("Figure 6" in h.value for h in at.subheader) and any("Figure 7" in h.value for h in at.subheader)
     assert any("ROC AUC" in c.value for c in at.caption)
     at.switch_page("pages/gallery.py").run()
     _ok(at)
