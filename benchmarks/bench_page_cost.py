@@ -28,10 +28,9 @@ sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).res
 from bench_load import HEADING, cpu_seconds, fresh_page  # noqa: E402  (shared with the classroom)
 from bench_load import settle as drawn  # noqa: E402
 
-from ifexplorer.ui.browser import CHROMIUM, CHROMIUM_ARGS, Server  # noqa: E402
+from ifexplorer.ui.browser import CHROMIUM, CHROMIUM_ARGS, SHOT_PAGES, Server  # noqa: E402
 
-TEXT = {"/": "Train accuracy", "/gallery": "Most helpful", "/dynamics": "Most helpful at",
-        "/ihvp": "Error rate against density", "/map": "Training-set map (", "/network": "How the influence libraries"}
+TEXT = {path or "/": text for _, path, text in SHOT_PAGES}  # page -> the text that says it is there (screenshots')
 
 
 def descendants(pid: int) -> list[int]:

@@ -142,11 +142,11 @@ def influence_rows(exp, top, *, when: str = "training images", size: int | None 
                           per_row=per_row)
         else:
             st.caption(no_harmful)
-    members = np.concatenate([top.helpful, top.harmful]).astype(int)
-    table = training_table(exp, members, influence=np.concatenate([top.helpful_scores, top.harmful_scores]))
-    table.insert(0, "kind", ["helpful"] * len(top.helpful) + ["harmful"] * len(top.harmful))
     with lazy_section("As a table", key=f"{table_key}_open") as box:
-        if box.open:
+        if box.open:  # built only while shown: a pick or a slider step with the section closed skips it
+            members = np.concatenate([top.helpful, top.harmful]).astype(int)
+            table = training_table(exp, members, influence=np.concatenate([top.helpful_scores, top.harmful_scores]))
+            table.insert(0, "kind", ["helpful"] * len(top.helpful) + ["harmful"] * len(top.harmful))
             st.dataframe(table, hide_index=True, key=table_key)
 
 

@@ -72,7 +72,7 @@ def why(row: dict) -> str:
 
 
 def peer_table(size: dict) -> pd.DataFrame:
-    """The rows of one study as a table: library, method, status, seconds, peak MB, scores, why."""
+    """The rows of one study as a table: library, method, status, seconds, peak MB, scores (the reasons: why_list)."""
     rows = []
     for r in size["rows"]:
         ok = r.get("status") == "ok"
@@ -80,7 +80,7 @@ def peer_table(size: dict) -> pd.DataFrame:
                      "seconds": r.get("seconds") if ok else None,
                      "peak memory (MB)": r.get("peak_rss_mb"),
                      "Pearson": r.get("pearson"), "Spearman": r.get("spearman"),
-                     "sign agreement": r.get("sign_agreement"), "LDS": r.get("lds"), "why": why(r)})
+                     "sign agreement": r.get("sign_agreement"), "LDS": r.get("lds")})
     return pd.DataFrame(rows)
 
 
@@ -103,9 +103,9 @@ FORMATS = {"seconds": "{:.2f}", "peak memory (MB)": "{:,.0f}",
 
 
 def styled_table(size: dict):
-    """peer_table(size) without its "why" column, for reading: numbers rounded, missing ones "—", text escaped
-    (st.table renders markdown in cells). Nine short columns: it fits a 1280 px window without a scroll."""
-    table = peer_table(size).drop(columns="why")
+    """peer_table(size) for reading: numbers rounded, missing ones "—", text escaped (st.table renders markdown
+    in cells). Nine short columns: it fits a 1280 px window without a scroll."""
+    table = peer_table(size)
     text = {c: md_escape for c in table.columns if c not in FORMATS}
     return table.style.format({**FORMATS, **text}, na_rep="—").hide(axis="index")
 
