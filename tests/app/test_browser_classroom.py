@@ -43,6 +43,14 @@ def _no_exception(page):
     assert not page.errors, page.errors
 
 
+# the answer on the page: the "Answered in N ms" caption and the page's images (two answers can take the same whole
+# number of milliseconds; a new drawing shows a new "as the model sees it" image)
+ANSWER = ("() => { const p = Array.from(document.querySelectorAll('p'))"
+          ".find(e => e.textContent.startsWith('Answered in'));"
+          " const srcs = Array.from(document.querySelectorAll('[data-testid=\"stMain\"] img')).map(i => i.src);"
+          " return p ? p.textContent + ' ' + srcs.join(' ') : null; }")
+
+
 def draw(page, strokes, canvas=None):
     """Draw each stroke (a list of (x, y) canvas pixels) with the mouse on the drawable canvas; returns the seconds
     from the last mouse-up to the answer (the "Answered in" caption changed and the page settled)."""
@@ -50,16 +58,15 @@ def draw(page, strokes, canvas=None):
     box = canvas.bounding_box()
     seconds = None
     for stroke in strokes:
-        old = page.get_by_text("Answered in", exact=False).all_inner_texts()
+        old = page.evaluate(ANSWER)
         page.mouse.move(box["x"] + stroke[0][0], box["y"] + stroke[0][1])
         page.mouse.down()
         for x, y in stroke[1:]:
             page.mouse.move(box["x"] + x, box["y"] + y, steps=4)
         start = time.perf_counter()
         page.mouse.up()
-        page.wait_for_function("old => { const e = Array.from(document.querySelectorAll('p')).find("
-                               "p => p.textContent.startsWith('Answered in')); return e && e.textContent !== old; }",
-                               arg=old[0] if old else "", timeout=60_000)
+        page.wait_for_function(f"old => {{ const now = ({ANSWER})(); return now !== null && now !== old; }}",
+                               arg=old, timeout=60_000)
         settle(page)
         seconds = time.perf_counter() - start
     return seconds
