@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ifexplorer.ui.browser import CHROMIUM, CHROMIUM_ARGS, Server, settle, wait_idle
+from ifexplorer.ui.browser import CHROMIUM, CHROMIUM_ARGS, Server, settle, thumbnail, wait_idle
 
 PAGES = [("Overview", "Train accuracy"), ("Influence gallery", "Most helpful"),
          ("Training dynamics", "Most helpful at"), ("IHVP error", "Error rate against density"),
@@ -42,8 +42,11 @@ ANSWERED = ("() => (Array.from(document.querySelectorAll('p')).find(p => p.textC
 # the chosen test image's caption is shown (the first image caption of the gallery's result)
 CAPTION = "c => (document.querySelector('.st-key-result [data-testid=\"stImageCaption\"]') || {}).textContent === c"
 GRID = '[class*="st-key-browse_grid_"]'  # the browser's grid of test thumbnails (72 px cells 4 px apart by default)
-# the browser grid's layout images (one per row): they change when another page is shown
-GRID_SOURCES = f"() => Array.from(document.querySelectorAll('{GRID} image')).map(i => i.getAttribute('href')).join()"
+# the indices on the browser grid's page: they change when another page is shown
+GRID_SOURCES = f"""() => {{  // its cells live in the grid component's shadow root
+  const host = document.querySelector('{GRID} [data-testid="stBidiComponentIsolated"]');
+  return host && host.shadowRoot ? Array.from(host.shadowRoot.querySelectorAll('button.ifx-cell'))
+    .map(b => b.dataset.index).join() : ''; }}"""
 # the text of the dynamics panel's "Most helpful at t = …" heading (polled in the page, not from Python)
 HEADING = ("() => (Array.from(document.querySelectorAll('[data-testid=\"stMarkdownContainer\"] strong'))"
            ".find(e => e.textContent.startsWith('Most helpful at t =')) || {}).textContent")
@@ -117,12 +120,10 @@ def new_test_images(page, url: str, reps: int) -> list:
     settle(page)
     times = []
     for j in [5, 11, 2, 17, 8, 14, 3, 9, 16, 6][:reps]:
-        grid = page.locator(GRID).first
-        grid.scroll_into_view_if_needed()
-        box = grid.bounding_box()
-        row, col = divmod(j, int((box["width"] + 4) // 76))
+        cell = thumbnail(page, "browse_grid_", j)  # the browser's grid, sorted by index
+        cell.scroll_into_view_if_needed()
         start = time.perf_counter()
-        page.mouse.click(box["x"] + col * 76 + 36, box["y"] + row * 106 + 36)  # a row: a cell and two caption lines
+        cell.click()
         page.wait_for_function(CAPTION, arg=f"test #{j}", polling="raf", timeout=30_000)
         settle(page)
         times.append(time.perf_counter() - start)

@@ -37,14 +37,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ifexplorer.ui.browser import CHROMIUM, CHROMIUM_ARGS, DRAWN, IDLE, Server
+from ifexplorer.ui.browser import CHROMIUM, CHROMIUM_ARGS, DRAWN, IDLE, Server, thumbnail
 
 BUDGET_ENV = "IFEXPLORER_MEMORY_BUDGET"
 DIGITS = "8×8 digits (scikit-learn)"
 SIZES = {"mnist": (800, 200), "digits": (1000, 300)}  # (training, test) points of the two datasets used
 USABLE, STEP = 120_000, 60_000  # ms: what counts as a stall
 CAPTION = "c => (document.querySelector('.st-key-result [data-testid=\"stImageCaption\"]') || {}).textContent === c"
-GRID = '[class*="st-key-browse_grid_"]'  # the gallery's test-image browser: one clickable figure per page
 HEADING = ("() => (Array.from(document.querySelectorAll('[data-testid=\"stMarkdownContainer\"] strong'))"
            ".find(e => e.textContent.startsWith('Most helpful at t =')) || {}).textContent")
 MEMORY = re.compile(r"Memory for results \(all sessions\): ([\d.]+ (?:[kMG]B|B)) of the ([\d.]+ (?:[kMG]B|B)) budget")
@@ -126,13 +125,11 @@ async def classroom(browser, url: str, s: Session, change_dataset: bool) -> Sess
         await expect_test_count(page, s, step)
         for j in [(7 * s.k + 3) % 20 or 1, (7 * s.k + 11) % 20 or 2, (7 * s.k + 16) % 20 or 4]:
             step = f"pick test image #{j}"
-            grid = page.locator(GRID).first  # sorted by index: cell j is test image #j
-            await grid.wait_for(timeout=STEP)
-            await grid.scroll_into_view_if_needed()
-            box = await grid.bounding_box()
-            row, col = divmod(j, int((box["width"] + 4) // 76))  # 72 px cells 4 px apart, two caption lines
+            cell = thumbnail(page, "browse_grid_", j)  # the browser's grid, sorted by index
+            await cell.wait_for(timeout=STEP)
+            await cell.scroll_into_view_if_needed()
             start = time.perf_counter()
-            await page.mouse.click(box["x"] + col * 76 + 36, box["y"] + row * 106 + 36)
+            await cell.click()
             await page.wait_for_function(CAPTION, arg=f"test #{j}", polling=100, timeout=STEP)
             await settle(page)
             s.times["pick test image"].append(time.perf_counter() - start)

@@ -1,14 +1,15 @@
 """plots.grid (clickable thumbnail grids) and plots.dynamics (the prediction curve with class sides)."""
 import base64
 import io
+import json
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from ifexplorer.plots.dynamics import prediction_curve_figure, verdict
-from ifexplorer.plots.grid import CAPTION_FONT, chars_that_fit, grid_width, shorten, thumbnail_grid_figure
-from ifexplorer.plots.thumbnails import cell_at, compose_grid
+from ifexplorer.plots.grid import CAPTION_FONT, chars_that_fit, grid_width, shorten, thumbnail_grid_data
+from ifexplorer.plots.thumbnails import compose_grid
 
 
 def _images(k, h=8, w=8):
@@ -20,57 +21,54 @@ def _decoded(source: str) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(base64.b64decode(source.split(",", 1)[1]))))
 
 
-def test_every_cell_has_a_click_target_over_its_thumbnail_carrying_its_index():
+def test_every_cell_carries_its_index_its_lines_and_its_tooltip():
     images, idx = _images(13), np.arange(100, 113)
-    fig = thumbnail_grid_figure(images, idx, per_row=5, size_px=40, captions=[(f"#{j}", "+0.1") for j in idx])
-    targets = fig.data[0]
-    np.testing.assert_array_equal(targets.customdata, idx)
-    assert fig.layout.width == grid_width(13, 5, 40) == 5 * 44 - 4
-    assert fig.layout.height == 3 * (44 + 2 * 15)
-    for k, (x, y) in enumerate(zip(targets.x, targets.y)):  # the marker centre lies on cell k of its row's strip
-        row = k // 5
-        assert cell_at(x, y - row * (44 + 30), count=len(idx) - 5 * row, per_row=5, size_px=40) == k % 5
-        assert targets.marker.size == 40
+    data = thumbnail_grid_data(images, idx, per_row=5, size_px=40, captions=[(f"#{j}", "+0.1") for j in idx],
+                               hover=[f"training #{j}" for j in idx])
+    assert json.loads(json.dumps(data)) == data  # plain JSON: what the component receives
+    assert (data["size"], data["gap"], data["per_row"], data["lines"]) == (40, 4, 5, 2)
+    assert [c["index"] for c in data["cells"]] == list(idx)
+    assert [c["lines"] for c in data["cells"]] == [[f"#{j}", "+0.1"] for j in idx]
+    assert [c["title"] for c in data["cells"]] == [f"training #{j}" for j in idx]
+    assert grid_width(13, 5, 40) == 5 * 44 - 4 and grid_width(3, 5, 40) == 3 * 44 - 4
 
 
-def test_the_row_images_are_exactly_the_composed_thumbnails():
-    images, idx = _images(7), np.arange(7)
+def test_each_cell_image_is_exactly_its_composed_thumbnail_frame_included():
+    images, idx = _images(7, h=8, w=6), np.arange(7)
     frames = [None, "flipped", None, "harmful", None, None, "helpful"]
-    fig = thumbnail_grid_figure(images, idx, per_row=4, size_px=32, frames=frames)
-    strips = [_decoded(im.source) for im in fig.layout.images]
-    assert len(strips) == 2 and strips[0].shape[2] == 4
-    np.testing.assert_array_equal(strips[0][..., :3], compose_grid(images[:4], per_row=4, size_px=32,
-                                                                   frames=frames[:4]))
-    np.testing.assert_array_equal(strips[1][..., :3], compose_grid(images[4:], per_row=4, size_px=32,
-                                                                   frames=frames[4:]))
-    gaps = (np.arange(strips[0].shape[1]) % 36) >= 32  # the 4 px between cells show the page behind
-    assert (strips[0][:, gaps, 3] == 0).all() and (strips[0][:, ~gaps, 3] == 255).all()
+    data = thumbnail_grid_data(images, idx, per_row=4, size_px=32, frames=frames)
+    for n, cell in enumerate(data["cells"]):
+        assert cell["src"].startswith("data:image/png;base64,")
+        np.testing.assert_array_equal(_decoded(cell["src"]), compose_grid(images[n:n + 1], per_row=1, size_px=32,
+                                                                          frames=[frames[n]]))
+    assert _decoded(data["cells"][0]["src"]).shape == (32, 32, 3)
 
 
-def test_captions_are_literal_and_cut_to_the_cell():
+def test_captions_are_cut_to_the_cell_and_short_ones_padded():
     idx = np.arange(2)
     long = "a-very-long-file-name-0123456789.png"
-    fig = thumbnail_grid_figure(_images(2), idx, per_row=2, size_px=96, captions=[("<b>x</b>",), (long,)],
-                                hover=["<i>cat</i> & dog", "y"])
-    texts = [t for tr in fig.data[1:] for t in tr.text]
-    assert "&lt;b&gt;x&lt;/b&gt;" in texts and "<b>" not in "".join(texts)
-    cut = [t for t in texts if t.startswith("a-very")][0]
+    data = thumbnail_grid_data(_images(2), idx, per_row=2, size_px=96, captions=[("<b>x</b>", "+1"), (long,)])
+    first, second = (c["lines"] for c in data["cells"])
+    assert first == ["<b>x</b>", "+1"]  # literal: the component sets textContent, never HTML
+    assert len(second) == 2 and second[1] == ""
+    cut = second[0]
     assert cut.endswith("…") and len(cut) == chars_that_fit(96) and long.startswith(cut[:-1])
-    assert fig.data[0].hovertext[0] == "&lt;i&gt;cat&lt;/i&gt; &amp; dog"
+    assert [c["title"] for c in data["cells"]] == ["0", "1"]  # no hover given: the index
     assert shorten("+0.031", 48) == "+0.031" and chars_that_fit(160) * 0.55 * CAPTION_FONT <= 164
 
 
-def test_caption_colours_group_into_traces_with_the_right_captions():
-    idx = np.arange(4)
-    fig = thumbnail_grid_figure(_images(4), idx, per_row=4, size_px=40, captions=[(str(j),) for j in idx],
-                                caption_colours=["#ff0000", None, "#ff0000", None])
-    by_colour = {tr.textfont.color: list(tr.text) for tr in fig.data[1:]}
-    assert by_colour == {"#ff0000": ["0", "2"], None: ["1", "3"]}
+def test_caption_colours_go_with_their_cells():
+    data = thumbnail_grid_data(_images(4), np.arange(4), per_row=4, size_px=40, captions=[(str(j),) for j in range(4)],
+                               caption_colours=["#ff0000", None, "#ff0000", None])
+    assert [(c["lines"][0], c["colour"]) for c in data["cells"]] == [("0", "#ff0000"), ("1", None), ("2", "#ff0000"),
+                                                                     ("3", None)]
 
 
 def test_bad_input_is_refused():
     with pytest.raises(ValueError, match="one image per index"):
-        thumbnail_grid_figure(_images(3), np.arange(2), per_row=2, size_px=40)
+        thumbnail_grid_data(_images(3), np.arange(2), per_row=2, size_px=40)
+    with pytest.raises(ValueError, match="at least one"):
+        thumbnail_grid_data(_images(0), np.arange(0), per_row=2, size_px=40)
 
 
 def test_prediction_curve_draws_the_zero_line_and_labels_both_sides():

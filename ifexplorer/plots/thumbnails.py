@@ -1,8 +1,7 @@
-"""A page of thumbnails composed as one image (one PNG to send instead of 50), with coloured frames, and the
-inverse map from a click position to the thumbnail under it. Pure numpy; no Streamlit, no plotly.
+"""Thumbnails composed as one image (a page of them, or one cell of the app's grids), scaled by nearest
+neighbour, with coloured frames. Pure numpy; no Streamlit, no plotly.
 
     grid = compose_grid(ds.images_train[idx], per_row=10, size_px=96, frames=["helpful", None, ...])
-    k = cell_at(x, y, count=len(idx), per_row=10, size_px=96)     # -> position in idx, or None
 """
 from __future__ import annotations
 
@@ -50,22 +49,6 @@ def compose_grid(images, per_row: int = 10, size_px: int = 96, frames=None, gap:
             colour = _rgb(FRAME_COLOURS[frames[j]])
             cell[:width], cell[-width:], cell[:, :width], cell[:, -width:] = colour, colour, colour, colour
     return out
-
-
-def cell_at(x, y, count: int, per_row: int = 10, size_px: int = 96, gap: int = DEFAULT_GAP) -> int | None:
-    """The position (0..count−1, row by row) of the thumbnail under pixel (x = column, y = row) of a grid made by
-    compose_grid with the same settings; None in a gap or outside. Coordinates are in the grid image's own pixels:
-    rescale click positions first if the image is displayed at another width."""
-    per_row, size_px = _positive(per_row, "per_row"), _positive(size_px, "size_px")
-    pitch = size_px + _non_negative(gap, "gap")
-    x, y = float(x), float(y)
-    if x < 0 or y < 0:
-        return None
-    col, row = int(x // pitch), int(y // pitch)
-    if col >= per_row or x - col * pitch >= size_px or y - row * pitch >= size_px:
-        return None
-    index = row * per_row + col
-    return index if index < count else None
 
 
 def frame_width(size_px: int) -> int:

@@ -78,11 +78,26 @@ class Server:
 
 
 # Drawn: no placeholder left (Streamlit shows an stSkeleton while an element's code chunk loads, and a new session
-# first shows skeletons of the page's last layout, with the script already "notRunning"), every image loaded and
-# every plotly chart drawn.
+# first shows skeletons of the page's last layout, with the script already "notRunning"), every image loaded (the
+# thumbnail grids' too, inside their components' shadow roots), every grid filled and every plotly chart drawn.
 DRAWN = """() => !document.querySelector('[data-testid="stSkeleton"]') &&
   Array.from(document.images).every(i => i.complete) &&
+  Array.from(document.querySelectorAll('[data-testid="stBidiComponentIsolated"]')).every(h => {
+    const root = h.shadowRoot; if (!root) return false;
+    const grid = root.querySelector('.ifx-grid');
+    return !grid || (grid.children.length > 0 && Array.from(root.querySelectorAll('img')).every(i => i.complete)); }) &&
   Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"]')).every(c => c.querySelector('.main-svg'))"""
+
+
+def thumbnails(page, key_prefix: str):
+    """The thumbnails, row by row, of the grid whose widget key starts with key_prefix (a Playwright locator;
+    .nth(k).click() scrolls the k-th into view and clicks it, as a user does)."""
+    return page.locator(f'[class*="st-key-{key_prefix}"] button.ifx-cell')
+
+
+def thumbnail(page, key_prefix: str, index: int):
+    """The thumbnail standing for dataset index `index` in that grid (what its click returns)."""
+    return page.locator(f'[class*="st-key-{key_prefix}"] button.ifx-cell[data-index="{int(index)}"]').first
 
 
 def wait_idle(page, text: str | None = None, timeout: float = 60_000) -> None:
@@ -93,7 +108,7 @@ def wait_idle(page, text: str | None = None, timeout: float = 60_000) -> None:
 
 
 def settle(page, timeout: float = 60_000) -> None:
-    """The script idle, every <img> loaded and every plotly chart drawn (what a user waits for)."""
+    """The script idle, every <img> loaded, every thumbnail grid and plotly chart drawn (what a user waits for)."""
     page.wait_for_selector(IDLE, timeout=timeout)
     page.wait_for_function(DRAWN, timeout=timeout, polling="raf")
 

@@ -8,13 +8,13 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ifexplorer.plots.grid import chars_that_fit, grid_width, thumbnail_grid_figure
+from ifexplorer.plots.grid import chars_that_fit, thumbnail_grid_data
 from ifexplorer.plots.style import HARMFUL, HELPFUL
 from ifexplorer.ui import navigate
+from ifexplorer.ui.grid_component import thumbnail_grid
 from ifexplorer.ui.router import ensure_routed
 from ifexplorer.ui.widgets import explain, fmt
 
-GRID_CONFIG = {"displayModeBar": False, "scrollZoom": False, "doubleClick": False}
 OPEN_KEY = "_open_training_point"  # session state: a grid click asked for the reverse view of this training image
 
 
@@ -53,18 +53,11 @@ def per_row_for(size: int, budget_px: int, at_most: int | None = None) -> int:
 
 def grid(images, indices, *, key: str, on_pick, size: int, per_row: int, captions=None, frames=None, hover=None,
          caption_colours=None) -> None:
-    """A clickable thumbnail grid (plots.grid): a click calls on_pick(index) before the rerun (a Streamlit
-    callback, so it may set widget state)."""
-    fig = thumbnail_grid_figure(images, indices, per_row=per_row, size_px=size, captions=captions, frames=frames,
-                                hover=hover, caption_colours=caption_colours)
-
-    def picked() -> None:
-        j = _first_customdata(st.session_state.get(key))
-        if j is not None:
-            on_pick(j)
-
-    st.plotly_chart(fig, key=key, on_select=picked, selection_mode="points", config=GRID_CONFIG,
-                    width=grid_width(len(indices), per_row, size))
+    """A clickable thumbnail grid (plots.grid data, ui.grid_component): a click calls on_pick(index) before the
+    rerun (a Streamlit callback, so it may set widget state)."""
+    thumbnail_grid(thumbnail_grid_data(images, indices, per_row=per_row, size_px=size, captions=captions,
+                                       frames=frames, hover=hover, caption_colours=caption_colours),
+                   key=key, on_pick=on_pick)
 
 
 def training_grid(exp, members, scores=None, *, key: str, size: int | None = None, budget_px: int = 620,
@@ -182,19 +175,3 @@ def open_after_fragment_click() -> None:
     """In a fragment a grid click reruns only the fragment: open the reverse view from there."""
     _follow_training_click()
 
-
-def _first_customdata(state):
-    try:
-        points = state["selection"]["points"]
-    except (KeyError, TypeError, AttributeError):
-        try:
-            points = state.selection.points
-        except AttributeError:
-            return None
-    for point in points or []:
-        data = point.get("customdata")
-        if isinstance(data, (list, tuple)):
-            data = data[0] if data else None
-        if data is not None:
-            return int(data)
-    return None

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from ifexplorer.ui.browser import SCREENSHOTS, Server, browser_available, settle, wait_idle
+from ifexplorer.ui.browser import SCREENSHOTS, Server, browser_available, settle, thumbnail, wait_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow,
               pytest.mark.skipif(not browser_available() and os.environ.get("IFEXPLORER_REQUIRE_BROWSER") != "1",
@@ -95,17 +95,14 @@ def test_picking_a_test_image_changes_image_and_neighbours(server, browser):
     wait_idle(page, "Most helpful", 120_000)
     settle(page)
     captions = page.locator('.st-key-result [data-testid="stImageCaption"]')
-    helpful = page.locator('[class*="st-key-topk_table_help"] .main-svg').first
+    helpful = page.locator('[class*="st-key-topk_table_help"] .ifx-grid').first
     picks = []
     for j in (5, 12, 5):
         before = helpful.inner_html()
-        grid = page.locator('[class*="st-key-browse_grid_"]').first
-        grid.scroll_into_view_if_needed()
-        box = grid.bounding_box()
-        per_row = int((box["width"] + 4) // 76)  # 72 px thumbnails, 4 px apart
-        row, col = divmod(j, per_row)
+        cell = thumbnail(page, "browse_grid_", j)
+        cell.scroll_into_view_if_needed()
         start = time.perf_counter()
-        page.mouse.click(box["x"] + col * 76 + 36, box["y"] + row * 106 + 36)  # a row: 76 px + two caption lines
+        cell.click()
         captions.get_by_text(f"test #{j}", exact=True).wait_for(timeout=30_000)
         settle(page)
         picks.append(round(time.perf_counter() - start, 3))
@@ -241,11 +238,16 @@ def test_eight_simultaneous_deep_links_to_a_fresh_server_all_get_the_router(brow
 
 
 PWN, CLICK = "![pwn](http:127.0.0.1:8739)", "[click me](javascript:alert(1))"
-FOREIGN = """base => ({
-  images: Array.from(document.images).map(i => i.getAttribute('src'))
-    .filter(src => !(src.startsWith('data:') || src.startsWith('/media/') || src.startsWith(base + '/media/'))),
-  links: Array.from(document.querySelectorAll('a[href]')).map(a => a.href).filter(h => !h.startsWith(base + '/')),
-})"""
+FOREIGN = """base => {  // the page and every component's shadow root (the thumbnail grids)
+  const roots = [document, ...Array.from(document.querySelectorAll('*')).map(e => e.shadowRoot).filter(r => r)];
+  const all = s => roots.flatMap(r => Array.from(r.querySelectorAll(s)));
+  return {
+    images: all('img').map(i => i.getAttribute('src'))
+      .filter(src => !(src.startsWith('data:') || src.startsWith('/media/') || src.startsWith(base + '/media/'))),
+    links: all('a[href]').map(a => a.href).filter(h => !h.startsWith(base + '/')),
+    grids: all('.ifx-grid').length,
+  };
+}"""
 
 
 def test_uploaded_class_and_file_names_show_as_text_not_markup(server, browser):
@@ -280,7 +282,10 @@ def test_uploaded_class_and_file_names_show_as_text_not_markup(server, browser):
             _goto(page, title, text)
         body = page.get_by_test_id("stMain").inner_text()
         assert PWN in body and CLICK in body, title  # literal text …
-        assert page.evaluate(FOREIGN, server.url) == {"images": [], "links": []}, title  # … and no markup
+        found = page.evaluate(FOREIGN, server.url)
+        assert (found["images"], found["links"]) == ([], []) and found["grids"] >= 1, (title, found)  # … no markup
+        hovers = page.locator("button.ifx-cell").evaluate_all("cells => cells.map(c => c.title)")
+        assert any(PWN in h for h in hovers) and any(CLICK in h for h in hovers), hovers  # the grids' tooltips
         assert page.locator('a[href^="javascript"]').count() == 0
         page.screenshot(path=str(SCREENSHOTS / f"escaped_{title.lower().replace(' ', '_')}.png"), full_page=True)
     assert not _errors(page), page.console_errors

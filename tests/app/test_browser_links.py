@@ -7,14 +7,13 @@ import time
 
 import pytest
 
-from ifexplorer.ui.browser import SCREENSHOTS, browser_available, settle, wait_idle
+from ifexplorer.ui.browser import SCREENSHOTS, browser_available, settle, thumbnails, wait_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow,
               pytest.mark.skipif(not browser_available() and os.environ.get("IFEXPLORER_REQUIRE_BROWSER") != "1",
                                  reason="needs /usr/bin/chromium and playwright")]
 TIMINGS: dict = {}
 TIMINGS_FILE = "browser_links_timings.json"  # written by the server fixture (tests/app/conftest.py)
-CELL = 72 + 4  # the default thumbnail size and the gap between cells
 
 
 def _page(browser, width=1280, height=720, dark=False):
@@ -40,14 +39,9 @@ def _result_text(page) -> str:
     return page.locator(".st-key-result").inner_text()
 
 
-def _click_cell(page, key_prefix: str, position: int, per_row: int | None = None):
+def _click_cell(page, key_prefix: str, position: int):
     """Click the position-th thumbnail (row by row) of the grid whose key starts with key_prefix."""
-    box = page.locator(f'[class*="st-key-{key_prefix}"]').first.bounding_box()
-    per_row = per_row or max(1, int((box["width"] + 4) // CELL))
-    row, col = divmod(position, per_row)
-    page.locator(f'[class*="st-key-{key_prefix}"]').first.scroll_into_view_if_needed()
-    box = page.locator(f'[class*="st-key-{key_prefix}"]').first.bounding_box()
-    page.mouse.click(box["x"] + col * CELL + 36, box["y"] + row * (CELL + 30) + 36)
+    thumbnails(page, key_prefix).nth(position).click()
 
 
 def test_click_a_test_thumbnail_then_step_with_the_arrow_keys(server, browser):
@@ -111,7 +105,7 @@ def test_clicking_a_training_thumbnail_selects_it(server, browser):
     page = _page(browser, 1920, 1080)
     _open(page, server.url + "/gallery")
     page.locator('[class*="st-key-topk_table_help"]').first.scroll_into_view_if_needed()
-    _click_cell(page, "topk_table_help", 0, per_row=8)
+    _click_cell(page, "topk_table_help", 0)
     page.get_by_text("Training image #", exact=False).first.wait_for(timeout=30_000)  # toast, or the reverse view
     assert not page.errors
 

@@ -38,17 +38,15 @@ def _ok(at):
 
 
 def _grid(at, prefix="browse_grid_"):
-    charts = [c for c in at.get("plotly_chart") if f"-{prefix}" in c.proto.id]
-    assert len(charts) == 1, [c.proto.id for c in at.get("plotly_chart")]
-    return [int(v) for v in _customdata(json.loads(charts[0].proto.spec)["data"][0]["customdata"])]
+    """The indices on the thumbnail grid whose key starts with prefix (what its clicks return)."""
+    return [c["index"] for c in _grid_data(at, prefix)["cells"]]
 
 
-def _customdata(obj):
-    if isinstance(obj, dict):  # plotly's typed array
-        import base64
-
-        return np.frombuffer(base64.b64decode(obj["bdata"]), dtype=obj["dtype"])
-    return obj
+def _grid_data(at, prefix):
+    """The data of the one thumbnail grid (ui.grid_component) whose key starts with prefix."""
+    grids = [g for g in at.get("bidi_component") if f"-{prefix}" in g.proto.id]
+    assert len(grids) == 1, [g.proto.id for g in at.get("bidi_component")]
+    return json.loads(grids[0].proto.json)
 
 
 def _topk(at, key="topk_table"):
@@ -111,7 +109,8 @@ def test_a_link_to_an_upload_this_session_lacks_says_so_and_shows_no_other_data(
     assert not at.exception
     shown = [w.value for w in at.warning]
     assert len(shown) == 2 and all("does not have" in w and md_escape("my *cats*.zip") in w for w in shown)
-    assert not at.get("plotly_chart") and not at.dataframe and not at.metric and not at.get("imgs")
+    assert not at.get("plotly_chart") and not at.get("bidi_component") and not at.dataframe and not at.metric
+    assert not at.get("imgs")
     assert at.session_state[experiment_config_key()] is None
 
 
@@ -288,9 +287,9 @@ def test_an_upload_shows_its_file_names_in_captions_tables_and_its_link():
     exp = experiment.get_experiment(at.session_state[experiment_config_key()], data)
     ids = exp.data.ids_train
     assert all(str(i).startswith(("cats/", "dogs/")) for i in ids)  # the archive's own paths
-    spec = json.loads([c for c in at.get("plotly_chart") if c.proto.id.endswith("-topk_table_help")][0].proto.spec)
-    members = [int(v) for v in _customdata(spec["data"][0]["customdata"])]
-    captions = [t for tr in spec["data"][1:] for t in tr["text"]]
+    cells = _grid_data(at, "topk_table_help")["cells"]
+    members = [c["index"] for c in cells]
+    captions = [line for c in cells for line in c["lines"] if line]
     from ifexplorer.ui.components import file_caption
 
     shown = [file_caption(str(ids[j]), 72) for j in members]
