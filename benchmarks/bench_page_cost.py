@@ -1,13 +1,15 @@
 """What one page costs the browser and the server: chromium CPU-seconds per fresh visit, one session at a time.
 
-    python benchmarks/bench_page_cost.py [--pages / /gallery /dynamics /ihvp] [--reps 3] [--slider 5]
+    python benchmarks/bench_page_cost.py [--pages / /gallery /dynamics /ihvp] [--reps 3] [--slider 5] [--floor]
 
 A warm `streamlit run app.py` on 127.0.0.1 (one session opens every page first: the fit and each page's results are
 cached), then for each page --reps fresh chromium contexts (an empty cache, as a new visitor) open it and wait until
 it is drawn (script idle, images loaded, charts drawn). Reported per page, medians over the reps: wall seconds, CPU
 seconds of all chromium processes (renderer, browser, GPU/compositor, network), the renderer's main-thread task and
 script seconds (Chrome DevTools Performance.getMetrics), DOM nodes, and the server process's CPU seconds. --slider N:
-then N steps of the Training dynamics time slider in one context, the same columns per step.
+then N steps of the Training dynamics time slider in one context, the same columns per step. --floor: the same for a
+fresh visit of benchmarks/floor_app.py (a title, a paragraph, one sidebar widget), served on its own: what any
+Streamlit page costs a new visitor, the floor under every row above.
 
 Why: in bench_load.py the N browsers run on the server's own two cores, so what a page costs chromium bounds how
 fast N fresh sessions can all be usable (N × chromium CPU-s / cores), whatever the server does.
@@ -88,7 +90,36 @@ async def measure(srv, action, cdp) -> dict:
             "server": cpu_seconds(srv.proc.pid) - server0}
 
 
-async def run(pages: list[str], reps: int, slider: int) -> tuple[dict, list]:
+FLOOR_APP, FLOOR_TEXT = "benchmarks/floor_app.py", "Streamlit floor"
+
+
+async def visits(browser, srv, path: str, text: str, reps: int) -> list[dict]:
+    """reps fresh contexts, each opening srv.url + path until `text` shows and the page is drawn."""
+    out = []
+    for _ in range(reps):
+        context, page = await fresh_page(browser)
+        cdp = await context.new_cdp_session(page)
+        await cdp.send("Performance.enable")
+
+        async def visit(page=page):
+            await page.goto(srv.url + path)
+            await page.get_by_text(text).first.wait_for(timeout=120_000)
+            await drawn(page)
+        out.append(await measure(srv, visit, cdp))
+        await context.close()
+    return out
+
+
+async def floor_visits(browser, reps: int) -> list[dict]:
+    srv = Server(Path(tempfile.mkdtemp()) / "floor.log", script=FLOOR_APP)
+    try:
+        srv.wait_healthy()
+        return await visits(browser, srv, "/", FLOOR_TEXT, reps)
+    finally:
+        srv.stop()
+
+
+async def run(pages: list[str], reps: int, slider: int, floor: bool = False) -> tuple[dict, list]:
     from playwright.async_api import async_playwright
 
     srv = Server(Path(tempfile.mkdtemp()) / "streamlit.log")
@@ -104,19 +135,11 @@ async def run(pages: list[str], reps: int, slider: int) -> tuple[dict, list]:
                 await drawn(page, 300_000)
             await context.close()
             for path in pages:
-                for _ in range(reps):
-                    context, page = await fresh_page(browser)
-                    cdp = await context.new_cdp_session(page)
-                    await cdp.send("Performance.enable")
-
-                    async def visit(page=page, path=path):
-                        await page.goto(srv.url + path)
-                        await page.get_by_text(TEXT[path]).first.wait_for(timeout=120_000)
-                        await drawn(page)
-                    per_page.setdefault(path, []).append(await measure(srv, visit, cdp))
-                    await context.close()
+                per_page[path] = await visits(browser, srv, path, TEXT[path], reps)
             if slider:
                 steps = await slider_steps(browser, srv, slider)
+            if floor:
+                per_page[f"{FLOOR_APP} (floor)"] = await floor_visits(browser, reps)
             await browser.close()
     finally:
         srv.stop()
@@ -156,9 +179,10 @@ def main() -> None:
     parser.add_argument("--pages", nargs="+", default=["/", "/gallery", "/dynamics", "/ihvp"], choices=list(TEXT))
     parser.add_argument("--reps", type=int, default=3, help="fresh contexts per page (medians are reported)")
     parser.add_argument("--slider", type=int, default=5, help="time-slider steps measured on Training dynamics")
+    parser.add_argument("--floor", action="store_true", help=f"also a fresh visit of {FLOOR_APP}, served alone")
     args = parser.parse_args()
     print(f"load average at the start: {', '.join(f'{v:.2f}' for v in os.getloadavg())}; {os.cpu_count()} CPUs")
-    per_page, steps = asyncio.run(run(args.pages, args.reps, args.slider))
+    per_page, steps = asyncio.run(run(args.pages, args.reps, args.slider, args.floor))
     print("\n| fresh visit of | runs | wall s | chromium CPU s | renderer task s | renderer script s | DOM nodes "
           "| server CPU s |\n|---|---|---|---|---|---|---|---|")
     for path, runs in per_page.items():

@@ -62,7 +62,7 @@ def _panel(times: list, i: int, k: int, window: tuple) -> None:
         badge = ":green-badge[:material/check_circle: correct]" if correct else ":red-badge[:material/cancel: wrong]"
         st.markdown(f"label **{md_escape(exp.class_name(label))}**  \npredicts **{md_escape(exp.class_name(pred))}** "
                     f"{badge}  \nat t = {_fmt_t(t)}")
-        st.caption("f_t(x) = " + ", ".join(f"{v:+.3f}" for v in out[:10]))
+        st.caption("f_t(x) = " + ", ".join(ui.fmt(float(v)) for v in out[:10]))  # early: "+2.9e−4", not "+0.000"
     _curves(times, t, i, mid, right)
     ui.influence_rows(exp, top, when=f"at t = {_fmt_t(t)}", table_key="dyn_table", budget_px=860,
                       no_harmful="No harmful training points at this time (at t = 0 nothing has been learned).")

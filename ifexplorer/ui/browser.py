@@ -34,16 +34,17 @@ def free_port() -> int:
 
 
 class Server:
-    """`streamlit run app.py` on 127.0.0.1:<free port>; its stderr (fit log lines) goes to a file."""
+    """`streamlit run app.py` (or another script of the repository) on 127.0.0.1:<free port>; its stderr (fit log
+    lines) goes to a file."""
 
-    def __init__(self, log_path: Path):
+    def __init__(self, log_path: Path, script: str = "app.py"):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self.started = time.perf_counter()
         self._log = open(log_path, "w")  # noqa: SIM115 - open for the server's lifetime, closed in stop()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+            [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
              "--server.address", "127.0.0.1", "--server.port", str(self.port),
              "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
             cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT)

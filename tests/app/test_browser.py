@@ -115,6 +115,10 @@ def test_picking_a_test_image_changes_image_and_neighbours(server, browser):
     other.goto(server.url + "/gallery?test=5")
     wait_idle(other, "Most helpful", 60_000)
     assert other.locator('.st-key-result [data-testid="stImageCaption"]').first.inner_text() == "test #5"
+    cell = thumbnail(page, "browse_grid_", 7)  # the keyboard picks too: Tab to a thumbnail, Enter
+    cell.focus()
+    page.keyboard.press("Enter")
+    captions.get_by_text("test #7", exact=True).wait_for(timeout=30_000)
     assert not _errors(page) + _errors(other), page.console_errors + other.console_errors
 
 

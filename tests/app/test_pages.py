@@ -15,6 +15,7 @@ from ifexplorer.cache import BUDGET_ENV
 from ifexplorer.data import fashion, load_dataset
 from ifexplorer.ui import dataset_menu, experiment
 from ifexplorer.ui.text import md_escape
+from ifexplorer.ui.widgets import fmt
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 # the references here run with the app's thread cap (fast on a shared 2-core box); later files get theirs back
@@ -124,6 +125,11 @@ def test_time_slider_changes_the_panel_to_the_exact_view_at_t():
     ds, model = _reference_model()
     top = model.at_time(t).top_influences(ds.X_test[0], ds.y_test[0], k=6)
     np.testing.assert_array_equal(moved.loc[moved.kind == "helpful", "training #"], top.helpful)
+    early = float(slider.options[0])  # at the first time the output is tiny: shown with its sign and digits
+    slider.set_value(early).run()
+    f = float(np.ravel(model.at_time(early).predict(ds.X_test[:1]))[0])
+    assert abs(f) < 1e-2 and [c.value for c in at.caption if c.value.startswith("f_t(x) = ")] == [
+        f"f_t(x) = {fmt(f)}"]
     store = experiment._store()  # the page prefetched every finite slider time's pole data in batched products
     exps = [store.peek(k) for k in store.stored_keys() if k[0] == "experiment"]
     assert any(e.peek("prefetch") == len(slider.options) - 1 for e in exps)
