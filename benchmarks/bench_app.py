@@ -41,7 +41,7 @@ ANSWERED = ("() => (Array.from(document.querySelectorAll('p')).find(p => p.textC
             " || {}).textContent")
 # the chosen test image's caption is shown (the first image caption of the gallery's result)
 CAPTION = "c => (document.querySelector('.st-key-result [data-testid=\"stImageCaption\"]') || {}).textContent === c"
-GRID = '[class*="st-key-browse_grid_"]'  # the browser's grid of test thumbnails (72 px cells 4 px apart by default)
+GRID = '[class*="st-key-browse_grid_"]'  # the browser's grid of test thumbnails (a grid component)
 # the indices on the browser grid's page: they change when another page is shown
 GRID_SOURCES = f"""() => {{  // its cells live in the grid component's shadow root
   const host = document.querySelector('{GRID} [data-testid="stBidiComponentIsolated"]');

@@ -54,8 +54,9 @@ def thumbnail_grid_data(images, indices, per_row: int, size_px: int, captions=No
     frames = list(frames) if frames is not None else [None] * k
     colours = list(caption_colours) if caption_colours is not None else [None] * k
     titles = [str(h) for h in hover] if hover is not None else [str(i) for i in indices]
-    cells = [{"index": int(i),
-              "src": _png(compose_grid(images[n:n + 1], per_row=1, size_px=size_px, frames=[frames[n]], gap=gap)),
+    column = compose_grid(images, per_row=1, size_px=size_px, frames=frames, gap=gap)  # every cell, one call
+    pitch = size_px + gap
+    cells = [{"index": int(i), "src": _png(column[n * pitch:n * pitch + size_px]),
               "lines": [shorten(str(line), size_px) for line in captions[n]] + [""] * (lines - len(captions[n])),
               "colour": colours[n], "title": titles[n]}
              for n, i in enumerate(indices)]
