@@ -1,15 +1,14 @@
 """Training dynamics: influence at gradient-flow time t, exact (retraining without i for the same t)."""
-import html
 import math
 
 import numpy as np
 import streamlit as st
 
 import ifexplorer.ui as ui
-from ifexplorer import plots
 from ifexplorer.dynamics import prefetch_times
 from ifexplorer.experiments import training_time as studies
 from ifexplorer.plots import dynamics as plots_dyn
+from ifexplorer.plots.curves import time_curves_option
 from ifexplorer.plots.style import FLIPPED, GREEN, GREY, HARMFUL, HELPFUL, SERIES
 from ifexplorer.ui import md_escape, url_state
 
@@ -17,6 +16,7 @@ SAMPLE = 20  # test points over which Figures 6 and 7 average
 PLAY_SECONDS = 1.0  # the play button's default step interval
 SPEEDS = (0.25, 0.5, 1.0, 2.0)
 CURVE_HEIGHT = 280  # px: the controls, the slider and both curves fit a 1280×720 window
+STUDY_HEIGHT = 360  # px: Figures 6 and 7, full width
 
 ui.page_header("Training dynamics", r"""
 Trained by gradient flow from a network whose output starts at 0, the wide network at time $t$ is
@@ -86,17 +86,14 @@ def _curves(times: list, t: float, i: int, left, right) -> None:
     curves = _training_curves(times)
     path = exp.memo(("path", i), lambda: studies.prediction_path(exp.model, data.X_test[i], finite))
     t_mark = min(t, finite[-1])
-    names = [html.escape(str(c)) for c in data.class_names]  # plotly renders tags in text: names escaped
-    left.plotly_chart(plots_dyn.prediction_curve_figure(finite, path.predictions, t_mark, names,
-                                                        f"Prediction for test #{i} over time", height=CURVE_HEIGHT),
-                      key="dyn_path")
-    fig = plots.time_marker_figure(
+    left.echarts_chart(plots_dyn.prediction_curve_option(finite, path.predictions, t_mark, data.class_names,
+                                                         f"Prediction for test #{i} over time"),
+                       height=CURVE_HEIGHT, key="dyn_path")
+    right.echarts_chart(time_curves_option(
         finite, {"train loss": curves.train_loss, "test loss": curves.test_loss,
                  "test accuracy": curves.test_accuracy}, t_mark, "Loss and accuracy", "value",
-        colours={"train loss": SERIES[5], "test loss": SERIES[6], "test accuracy": GREEN})
-    fig.update_layout(height=CURVE_HEIGHT, margin=dict(l=10, r=10, t=36, b=10),
-                      legend=dict(orientation="h", y=-0.3, yanchor="top", x=0, font=dict(size=11)))
-    right.plotly_chart(fig, key="dyn_curves")
+        colours={"train loss": SERIES[5], "test loss": SERIES[6], "test accuracy": GREEN}),
+        height=CURVE_HEIGHT, key="dyn_curves")
 
 
 def _training_curves(times: list):
@@ -122,25 +119,25 @@ def _studies(times: list, k: int) -> None:
     st.subheader("How the most influential set turns over (Figure 6)")
     track = ui.with_progress(exp, ("topk", k), f"Top-{k} sets of {len(sample)} test images at {len(finite)} times",
                              lambda progress: studies.topk_tracking(exp.model, X, y, finite, k, progress))
-    st.plotly_chart(plots.time_marker_figure(
+    st.echarts_chart(time_curves_option(
         finite[1:], {"helpful + harmful (mean)": track.mean_turnover,
                      "helpful (mean)": track.helpful_turnover.mean(0),
                      "harmful (mean)": track.harmful_turnover.mean(0)},
         None, f"New members of the top-{k} sets between neighbouring times (mean over {len(sample)} test images)",
         "points replaced", colours={"helpful (mean)": HELPFUL, "harmful (mean)": HARMFUL,
-                                    "helpful + harmful (mean)": GREY}), key="dyn_turnover")
+                                    "helpful + harmful (mean)": GREY}), height=STUDY_HEIGHT, key="dyn_turnover")
     if not noisy.any():
         st.caption("Set a label-noise fraction in the sidebar to see how flipped labels gain influence (Figure 7).")
         return
     st.subheader("Flipped labels among the most influential (Figure 7)")
     share = ui.with_progress(exp, ("noisy", k), "Share of flipped labels over time",
                              lambda progress: studies.noisy_share(exp.model, X, y, noisy, finite, k, progress))
-    st.plotly_chart(plots.time_marker_figure(
+    st.echarts_chart(time_curves_option(
         finite, {"share of flipped labels in the top-k": share.share, "test loss": share.test_loss,
                  "random choice": np.full(len(finite), share.base_rate)},
         None, "Flipped labels among the most influential points, and the test loss", "value",
         colours={"share of flipped labels in the top-k": FLIPPED, "test loss": SERIES[5], "random choice": GREY}),
-        key="dyn_noisy")
+        height=STUDY_HEIGHT, key="dyn_noisy")
 
 
 def _controls(times: list) -> tuple[int, int, bool, float, tuple]:

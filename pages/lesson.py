@@ -8,6 +8,7 @@ import ifexplorer.ui as ui
 from ifexplorer import classroom, plots
 from ifexplorer.experiments import training_time as studies
 from ifexplorer.experiments.lesson import flipped_example, misclassified_example, share_flipped_among_top
+from ifexplorer.plots.dynamics import prediction_curve_option
 from ifexplorer.ui import ExperimentConfig, get_experiment, md_escape
 from ifexplorer.ui.navigate import open_training_point
 from ifexplorer.ui.picker import image_buttons
@@ -24,6 +25,7 @@ CLEAN = ExperimentConfig(dataset="mnist", classes=(7, 9), n_train=800, n_test=20
 NOISY = ExperimentConfig(dataset="mnist", classes=(7, 9), n_train=800, n_test=200, reg=1e-3, seed=0, label_noise=0.1)
 SEVEN = 0  # class index of "7" in (7, 9)
 K = 6
+PATH_HEIGHT = 300  # px: the prediction curve of step 'Training time'
 
 
 def _clean():
@@ -191,10 +193,12 @@ def step_time() -> None:
     preds = np.asarray(path.predictions).reshape(len(times), -1)[:, 0]
     st.markdown("Training is not instant: gradient descent moves the network along a path in time t. The same "
                 "misclassified 7, its output f_t(x) while the network trains (below 0 = 7):")
-    st.plotly_chart(plots.time_marker_figure(times, {"f_t(x)": preds}, None, f"Prediction for test #{i} over time",
-                                             "f_t(x)"), key="lesson_path")
+    chart = st.empty()  # above the slider, marking the slider's time
     k = st.select_slider("Training time t", list(range(len(times))), value=len(times) // 3, key="lesson_t",
                          format_func=lambda n: f"{times[n]:.3g}")
+    chart.echarts_chart(prediction_curve_option(times, preds, float(times[k]), exp.data.class_names,
+                                                f"Prediction for test #{i} over time"), height=PATH_HEIGHT,
+                        key="lesson_path")
     top = exp.memo(("lesson", "top_t", i, k), lambda: exp.model.at_time(float(times[k])).top_influences(
         exp.data.X_test[i], exp.data.y_test[i], K))
     st.markdown(f"**Most helpful at t = {times[k]:.3g}** (at t = ∞ it is the earlier step's list):")

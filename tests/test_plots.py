@@ -1,9 +1,12 @@
 """Plot builders: the figures carry exactly the arrays they were given, and refuse mismatched input."""
+import json
+
 import numpy as np
 import pytest
 
 from ifexplorer import plots
 from ifexplorer.classroom import example_points, parameter_influence, response_curve, weighted_fit
+from ifexplorer.plots import curves
 
 
 def test_influence_histogram_splits_helpful_harmful_and_zero_counts():
@@ -72,13 +75,28 @@ def test_error_vs_density_carries_points_bins_and_rho():
     np.testing.assert_array_equal(fig.data[1].y, [0.7, 0.3])
 
 
-def test_time_marker_figure_checks_lengths_and_marks_t():
-    fig = plots.time_marker_figure([0.1, 1, 10], {"train": [3, 2, 1], "test": [3, 2.5, 2]}, 1.0, "loss", "loss")
-    assert [d.name for d in fig.data] == ["train", "test"]
-    assert fig.layout.shapes[0].x0 == 1.0 and fig.layout.xaxis.type == "log"
-    assert not plots.time_marker_figure([0.1, 1], {"a": [1, 2]}, None, "t", "y").layout.shapes
+def test_time_curves_option_checks_lengths_and_marks_t():
+    option = plots.time_curves_option([0.1, 1, 10], {"train": [3, 2, 1], "test": [3, 2.5, 2]}, 1.0, "loss", "loss")
+    assert curves.series_names(option) == ["train", "test"]
+    assert curves.marker_times(option) == [1.0] and option["xAxis"]["type"] == "log"
+    assert option["series"][0]["markLine"]["precision"] >= 15  # ECharts rounds a mark's value to 2 decimals else
+    assert option["series"][1]["data"] == [[0.1, 3.0], [1.0, 2.5], [10.0, 2.0]]
+    assert not curves.marker_times(plots.time_curves_option([0.1, 1], {"a": [1, 2]}, None, "t", "y"))
+    json.dumps(option, allow_nan=False)  # st.echarts_chart takes JSON only
     with pytest.raises(ValueError, match="2 values for 3 times"):
-        plots.time_marker_figure([0.1, 1, 10], {"train": [3, 2]}, 1.0, "loss", "loss")
+        plots.time_curves_option([0.1, 1, 10], {"train": [3, 2]}, 1.0, "loss", "loss")
+    with pytest.raises(ValueError, match="> 0 on a log axis"):
+        plots.time_curves_option([0.0, 1], {"a": [1, 2]}, None, "t", "y")
+
+
+def test_time_curves_option_leaves_gaps_for_nan_and_keeps_names_as_plain_text():
+    name = "![pwn](http:x) <b>{b}</b>"
+    option = plots.time_curves_option([0.1, 1, 10], {name: [1.0, np.nan, np.inf]}, None, "t", "y")
+    assert option["series"][0]["data"] == [[0.1, 1.0], [1.0, None], [10.0, None]]
+    assert curves.series_names(option) == [name]  # ECharts draws it as text: no escaping, nothing substituted
+    json.dumps(option, allow_nan=False)
+    many = plots.time_curves_option([0.1, 1], {f"class {c}": [c, c] for c in range(10)}, 0.5, "t", "y")
+    assert many["legend"]["orient"] == "vertical" and many["legend"]["type"] == "scroll"  # ten beside the chart
 
 
 def test_classroom_figures_match_math_section_8():

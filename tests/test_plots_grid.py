@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ifexplorer.plots.dynamics import prediction_curve_figure, verdict
+from ifexplorer.plots.curves import marker_times, series_names
+from ifexplorer.plots.dynamics import nice_ceiling, prediction_curve_option, side_labels, verdict
 from ifexplorer.plots.grid import CAPTION_FONT, chars_that_fit, grid_width, shorten, thumbnail_grid_data
 from ifexplorer.plots.thumbnails import compose_grid
 
@@ -74,15 +75,22 @@ def test_bad_input_is_refused():
 def test_prediction_curve_draws_the_zero_line_and_labels_both_sides():
     t = np.logspace(-3, 2, 20)
     f = np.tanh(t) - 0.2
-    fig = prediction_curve_figure(t, f, 1.0, ("seven", "nine"), "title")
-    zero = [s for s in fig.layout.shapes if s.type == "line" and s.y0 == 0 and s.y1 == 0]
-    assert len(zero) == 1
-    texts = [a.text for a in fig.layout.annotations]
-    assert "f > 0 → nine" in texts and "f < 0 → seven" in texts
-    top = fig.layout.yaxis.range[1]
-    assert top >= np.abs(f).max() and fig.layout.yaxis.range[0] == -top
-    multi = prediction_curve_figure(t, np.stack([f, -f, 0 * f], 1), None, ("a", "b", "c"), "title")
-    assert len(multi.data) == 3 and not multi.layout.annotations
+    option = prediction_curve_option(t, f, 1.0, ("seven", "nine"), "title")
+    marks = option["series"][0]["markLine"]["data"]
+    assert [m["yAxis"] for m in marks if "yAxis" in m] == [0.0] and marker_times(option) == [1.0]
+    assert side_labels(option) == ["f > 0 → nine", "f < 0 → seven"]
+    top = option["yAxis"]["max"]
+    assert top >= np.abs(f).max() and option["yAxis"]["min"] == -top and top == nice_ceiling(top, 1e-3)
+    np.testing.assert_allclose([y for _, y in option["series"][0]["data"]], f)
+    json.dumps(option, allow_nan=False)
+    multi = prediction_curve_option(t, np.stack([f, -f, 0 * f], 1), None, ("a", "b", "c"), "title")
+    assert series_names(multi) == ["class a", "class b", "class c"] and not side_labels(multi)
+    assert not marker_times(multi)
+
+
+def test_nice_ceiling_is_the_next_round_number():
+    assert [nice_ceiling(x, 1e-3) for x in (0.2673, 1.0, 1.01, 7.9, 8.1, 123.0)] == [0.3, 1.0, 1.2, 8.0, 10.0, 150.0]
+    assert nice_ceiling(1e-6, 1e-3) == 1e-3 and nice_ceiling(float("nan"), 1e-3) == 1e-3
 
 
 def test_verdict_is_the_sign_for_one_output_and_the_argmax_for_many():

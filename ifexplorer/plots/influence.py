@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from .style import FLIPPED, GREY, HARMFUL, HELPFUL, MARKER_LINE, SERIES, blank_figure
+from .style import FLIPPED, GREY, HARMFUL, HELPFUL, blank_figure
 
 
 def _vec(a, name: str) -> np.ndarray:
@@ -126,28 +126,6 @@ def error_vs_density_figure(log_density, error, bin_centers, bin_means, spearman
                     hovertemplate="training #%{customdata}<br>log-density %{x:.3g}<br>error %{y:.3f}<extra></extra>")
     fig.add_scatter(x=_vec(bin_centers, "bin_centers"), y=_vec(bin_means, "bin_means"), mode="lines+markers",
                     name="binned mean", line=dict(color=HARMFUL, width=3))
-    return fig
-
-
-def time_marker_figure(times, series: dict, t: float | None, title: str, ylabel: str, log_y: bool = False,
-                       colours: dict | None = None) -> go.Figure:
-    """Curves over training time (log axis) with a vertical marker at the chosen t (None: no marker).
-    colours: series name → colour (the palette's meaning: helpful blue, harmful red, flipped orange); the others
-    take SERIES in order."""
-    tt = _vec(times, "times")
-    fig = blank_figure(title, "training time t (log scale)", ylabel)
-    # ten distinct colours (one per MNIST class): ours first, then Tableau's
-    for k, (name, values) in enumerate(series.items()):
-        v = _vec(values, name)
-        if v.shape != tt.shape:
-            raise ValueError(f"series {name!r} has {v.shape[0]} values for {tt.shape[0]} times")
-        colour = (colours or {}).get(name, SERIES[k % len(SERIES)])
-        fig.add_scatter(x=tt, y=v, mode="lines", name=name, line=dict(color=colour))
-    if t is not None:
-        fig.add_vline(x=float(t), line=dict(color=MARKER_LINE, width=2, dash="dot"))
-    fig.update_xaxes(type="log", exponentformat="power", dtick=1)  # decades only (no "2 5" minor labels)
-    if log_y:
-        fig.update_yaxes(type="log")
     return fig
 
 

@@ -80,14 +80,16 @@ class Server:
 
 # Drawn: no placeholder left (Streamlit shows an stSkeleton while an element's code chunk loads, and a new session
 # first shows skeletons of the page's last layout, with the script already "notRunning"), every image loaded (the
-# thumbnail grids' too, inside their components' shadow roots), every grid filled and every plotly chart drawn.
+# thumbnail grids' too, inside their components' shadow roots), every grid filled, every plotly chart drawn and every
+# ECharts chart's canvas in place (ECharts paints it on the next animation frame; DRAWN is polled per frame).
 DRAWN = """() => !document.querySelector('[data-testid="stSkeleton"]') &&
   Array.from(document.images).every(i => i.complete) &&
   Array.from(document.querySelectorAll('[data-testid="stBidiComponentIsolated"]')).every(h => {
     const root = h.shadowRoot; if (!root) return false;
     const grid = root.querySelector('.ifx-grid');
     return !grid || (grid.children.length > 0 && Array.from(root.querySelectorAll('img')).every(i => i.complete)); }) &&
-  Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"]')).every(c => c.querySelector('.main-svg'))"""
+  Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"]')).every(c => c.querySelector('.main-svg')) &&
+  Array.from(document.querySelectorAll('[data-testid="stEChartsChart"]')).every(c => c.querySelector('canvas'))"""
 
 
 def thumbnails(page, key_prefix: str):

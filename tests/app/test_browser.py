@@ -242,6 +242,7 @@ def test_eight_simultaneous_deep_links_to_a_fresh_server_all_get_the_router(brow
 
 
 PWN, CLICK = "![pwn](http:127.0.0.1:8739)", "[click me](javascript:alert(1))"
+TAG = "<img src=x onerror=alert(1)>"  # HTML: the training-time charts' tooltips are HTML in ECharts
 FOREIGN = """base => {  // the page and every component's shadow root (the thumbnail grids)
   const roots = [document, ...Array.from(document.querySelectorAll('*')).map(e => e.shadowRoot).filter(r => r)];
   const all = s => roots.flatMap(r => Array.from(r.querySelectorAll(s)));
@@ -255,8 +256,9 @@ FOREIGN = """base => {  // the page and every component's shadow root (the thumb
 
 
 def test_uploaded_class_and_file_names_show_as_text_not_markup(server, browser):
-    """Class folders named like a markdown image and a javascript: link, in a zip whose name is markdown too:
-    the overview and the gallery show them literally, with no image or link that is not the app's own."""
+    """Class folders named like a markdown image, a javascript: link and an HTML tag, in a zip whose name is
+    markdown too: the overview and the gallery show them literally, with no image or link that is not the app's
+    own, and so does the hovered tooltip of Training dynamics' curves (one per class, named by class)."""
     import io
     import zipfile
 
@@ -266,10 +268,10 @@ def test_uploaded_class_and_file_names_show_as_text_not_markup(server, browser):
     rng = np.random.default_rng(0)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
-        for k, cls in enumerate((PWN, CLICK)):
+        for k, cls in enumerate((PWN, CLICK, TAG)):
             for j in range(8):
                 png = io.BytesIO()
-                Image.fromarray(np.clip(60 + 120 * k + rng.normal(0, 30, (12, 12)), 0, 255).astype(np.uint8)).save(
+                Image.fromarray(np.clip(40 + 80 * k + rng.normal(0, 30, (12, 12)), 0, 255).astype(np.uint8)).save(
                     png, format="PNG")
                 zf.writestr(f"{cls}/img{j}.png", png.getvalue())
     page = _page(browser)
@@ -292,4 +294,13 @@ def test_uploaded_class_and_file_names_show_as_text_not_markup(server, browser):
         assert any(PWN in h for h in hovers) and any(CLICK in h for h in hovers), hovers  # the grids' tooltips
         assert page.locator('a[href^="javascript"]').count() == 0
         page.screenshot(path=str(SCREENSHOTS / f"escaped_{title.lower().replace(' ', '_')}.png"), full_page=True)
+    _goto(page, "Training dynamics", "Most helpful at")
+    chart = page.locator('.st-key-dyn_path [data-testid="stEChartsChart"]')
+    box = chart.bounding_box()
+    page.mouse.move(box["x"] + 0.6 * box["width"], box["y"] + 0.5 * box["height"], steps=4)
+    page.wait_for_function("tag => Array.from(document.querySelectorAll('.st-key-dyn_path div'))"
+                           ".some(d => d.textContent.includes('class ' + tag))", arg=TAG, timeout=30_000)
+    found = page.evaluate(FOREIGN, server.url)
+    assert (found["images"], found["links"]) == ([], []), found  # the tooltip shows the tag as text
+    page.screenshot(path=str(SCREENSHOTS / "escaped_training_dynamics.png"))
     assert not _errors(page), page.console_errors

@@ -14,6 +14,8 @@ from ifexplorer import NTKInfluence
 from ifexplorer.data import load_dataset
 from ifexplorer.experiments import browse
 from ifexplorer.experiments import training_time as studies
+from ifexplorer.plots.curves import marker_times
+from ifexplorer.plots.dynamics import side_labels
 from ifexplorer.ui import experiment, navigate
 from ifexplorer.ui.text import md_escape
 
@@ -245,9 +247,10 @@ def test_dynamics_verdict_class_sides_link_time_and_play_range():
     f = float(np.atleast_1d(model.at_time(t).predict(ds.X_test[11:12])[0])[0])
     ok = (f > 0) == (ds.labels_test[11] == 1)
     assert any(("correct" if ok else "wrong") in md.value for md in at.markdown)
-    spec = json.loads([c for c in at.get("plotly_chart") if c.proto.id.endswith("-dyn_path")][0].proto.spec)
-    assert any(s.get("type") == "line" and s.get("y0") == 0 for s in spec["layout"]["shapes"])
-    assert any("→ 9" in a["text"] for a in spec["layout"]["annotations"])
+    spec = json.loads([c for c in at.get("echarts_chart") if c.proto.id.endswith("-dyn_path")][0].proto.spec)
+    assert any(m.get("yAxis") == 0 for m in spec["series"][0]["markLine"]["data"])  # the decision boundary
+    assert marker_times(spec) == [t]  # the marker at the slider's t
+    assert any("→ 9" in label for label in side_labels(spec))
     lo, hi = at.select_slider(key="dyn_range").value
     assert 0 < lo < hi == len(times) - 1  # the flat start is skipped by default
     at.select_slider(key="dyn_range").set_value([3, 5]).run()

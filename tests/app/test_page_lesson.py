@@ -1,5 +1,6 @@
 """The guided lesson (pages/lesson.py) through AppTest: Next / Back and ?step=, and live views on the curated
 examples that match the engine."""
+import json
 from pathlib import Path
 
 import numpy as np
@@ -7,6 +8,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from ifexplorer import NTKInfluence
+from ifexplorer.plots.curves import marker_times
+from ifexplorer.plots.dynamics import side_labels
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 pytestmark = pytest.mark.usefixtures("app_threads")  # the app's thread cap (tests/app/conftest.py)
@@ -94,3 +97,19 @@ def test_the_flipped_label_steps_use_the_noisy_fit():
     at = _lesson(7)
     _ok(at)
     assert any(m.label == "Test accuracy without it" for m in at.metric)
+
+
+def test_the_training_time_step_marks_the_sliders_time_on_the_prediction_curve():
+    at = _lesson(8)
+    assert _step_title(at).startswith("8. Training time")
+
+    def chart():
+        return json.loads(next(c for c in at.get("echarts_chart") if c.proto.id.endswith("-lesson_path")).proto.spec)
+
+    times = at.select_slider(key="lesson_t").options
+    k = int(at.select_slider(key="lesson_t").value)
+    assert len(marker_times(chart())) == 1 and side_labels(chart()) == ["f > 0 → 9", "f < 0 → 7"]
+    at.select_slider(key="lesson_t").set_value(k + 3).run()
+    _ok(at)
+    x = [p[0] for p in chart()["series"][0]["data"]]
+    assert marker_times(chart()) == [x[k + 3]] and len(x) == len(times)
