@@ -88,12 +88,14 @@ def _curves(times: list, t: float, i: int, left, right) -> None:
     t_mark = min(t, finite[-1])
     left.echarts_chart(plots_dyn.prediction_curve_option(finite, path.predictions, t_mark, data.class_names,
                                                          f"Prediction for test #{i} over time"),
-                       height=CURVE_HEIGHT, key="dyn_path")
+                       height=CURVE_HEIGHT, key="dyn_path",
+                       alt=f"Output of the network for test image {i} over training time, the chosen time marked")
     right.echarts_chart(time_curves_option(
         finite, {"train loss": curves.train_loss, "test loss": curves.test_loss,
                  "test accuracy": curves.test_accuracy}, t_mark, "Loss and accuracy", "value",
         colours={"train loss": SERIES[5], "test loss": SERIES[6], "test accuracy": GREEN}),
-        height=CURVE_HEIGHT, key="dyn_curves")
+        height=CURVE_HEIGHT, key="dyn_curves",
+        alt="Train loss, test loss and test accuracy over training time, the chosen time marked")
 
 
 def _training_curves(times: list):
@@ -125,7 +127,8 @@ def _studies(times: list, k: int) -> None:
                      "harmful (mean)": track.harmful_turnover.mean(0)},
         None, f"New members of the top-{k} sets between neighbouring times (mean over {len(sample)} test images)",
         "points replaced", colours={"helpful (mean)": HELPFUL, "harmful (mean)": HARMFUL,
-                                    "helpful + harmful (mean)": GREY}), height=STUDY_HEIGHT, key="dyn_turnover")
+                                    "helpful + harmful (mean)": GREY}), height=STUDY_HEIGHT, key="dyn_turnover",
+        alt=f"How many members of the top-{k} sets change between neighbouring training times")
     if not noisy.any():
         st.caption("Set a label-noise fraction in the sidebar to see how flipped labels gain influence (Figure 7).")
         return
@@ -137,7 +140,8 @@ def _studies(times: list, k: int) -> None:
                  "random choice": np.full(len(finite), share.base_rate)},
         None, "Flipped labels among the most influential points, and the test loss", "value",
         colours={"share of flipped labels in the top-k": FLIPPED, "test loss": SERIES[5], "random choice": GREY}),
-        height=STUDY_HEIGHT, key="dyn_noisy")
+        height=STUDY_HEIGHT, key="dyn_noisy",
+        alt="Share of flipped labels among the most influential training points over training time")
 
 
 def _controls(times: list) -> tuple[int, int, bool, float, tuple]:

@@ -198,7 +198,7 @@ def step_time() -> None:
                          format_func=lambda n: f"{times[n]:.3g}")
     chart.echarts_chart(prediction_curve_option(times, preds, float(times[k]), exp.data.class_names,
                                                 f"Prediction for test #{i} over time"), height=PATH_HEIGHT,
-                        key="lesson_path")
+                        key="lesson_path", alt=f"Output of the network for test image {i} over training time")
     top = exp.memo(("lesson", "top_t", i, k), lambda: exp.model.at_time(float(times[k])).top_influences(
         exp.data.X_test[i], exp.data.y_test[i], K))
     st.markdown(f"**Most helpful at t = {times[k]:.3g}** (at t = ∞ it is the earlier step's list):")

@@ -18,7 +18,7 @@ import numpy as np
 from .style import MARKER_LINE, SERIES
 
 TITLE_FONT_PX = 14
-LEGEND_TEXT_PX = 150  # a legend entry's name is cut to this width (the tooltip shows it whole)
+LEGEND_TEXT_PX = 220  # a legend entry's name is cut to this width (the tooltip shows it whole)
 
 
 def _vec(a, name: str) -> np.ndarray:
