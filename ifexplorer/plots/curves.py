@@ -72,14 +72,15 @@ def time_curves_option(times, series: dict, t: float | None, title: str, ylabel:
         lines[0]["markLine"] = mark_lines([marker_line(t)])
     side = len(lines) > 4
     # one scrolling line (or column), names cut to LEGEND_TEXT_PX: long class names never wrap into the axis
-    legend = {"type": "scroll", "textStyle": {"width": LEGEND_TEXT_PX, "overflow": "truncate"},
+    legend = {"type": "scroll", "textStyle": {"width": LEGEND_TEXT_PX, "overflow": "truncate"}, "itemWidth": 16,
+              "itemHeight": 8,
               **({"orient": "vertical", "right": 0, "top": 40} if side else {"bottom": 0, "left": 0})}
     return {
         "animation": False,
         "title": {"text": str(title), "textStyle": {"fontSize": TITLE_FONT_PX}},
         "tooltip": {"trigger": "axis", "valueFormatter": "%.3g"},
         "legend": legend,
-        "grid": {"left": 8, "right": 96 if side else 16, "top": 48, "bottom": 56},
+        "grid": {"left": 8, "right": 84 if side else 16, "top": 48, "bottom": 56},
         "xAxis": {"type": "log", "name": "training time t (log scale)", "nameLocation": "middle", "nameGap": 26},
         "yAxis": {"type": "log" if log_y else "value", "name": str(ylabel), "nameLocation": "middle",
                   "nameGap": 44, "scale": True},
