@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 from ifexplorer import NTKInfluence
 from ifexplorer.cache import BUDGET_ENV
 from ifexplorer.data import fashion, load_dataset
+from ifexplorer.experiments import training_time as studies
 from ifexplorer.ui import dataset_menu, experiment
 from ifexplorer.ui.text import md_escape
 from ifexplorer.ui.widgets import fmt
@@ -146,6 +147,18 @@ def test_label_noise_shows_flipped_share_and_detection():
     _open(at, "more_turnover")
     assert any("Figure 6" in h.value for h in at.subheader) and any("Figure 7" in h.value for h in at.subheader)
     assert any("ROC AUC" in c.value for c in at.caption)
+    charts = {c.proto.id.rsplit("-", 1)[-1]: json.loads(c.proto.spec) for c in at.get("echarts_chart")}
+    ds = load_dataset("mnist", classes=(7, 9), n_train=200, n_test=50, label_noise=0.2, seed=0)
+    model = NTKInfluence(reg=1e-3).fit(ds.X_train, ds.y_train)
+    times = studies.time_grid(model, n_points=41)
+    k = int(at.slider(key="dyn_k").value)
+    share = studies.noisy_share(model, ds.X_test[:20], ds.y_test[:20], ds.noisy_train, times, k)
+    drawn = {line["name"]: line["data"] for line in charts["dyn_noisy"]["series"]}
+    np.testing.assert_allclose([y for _, y in drawn["share of flipped labels in the top-k"]], share.share, atol=1e-12)
+    np.testing.assert_allclose([x for x, _ in drawn["test loss"]], times, rtol=1e-15)
+    track = studies.topk_tracking(model, ds.X_test[:20], ds.y_test[:20], times, k)
+    drawn = {line["name"]: line["data"] for line in charts["dyn_turnover"]["series"]}
+    np.testing.assert_allclose([y for _, y in drawn["helpful + harmful (mean)"]], track.mean_turnover, atol=1e-12)
     at.switch_page("pages/gallery.py").run()
     _ok(at)
     assert not [m for m in at.metric if m.label.startswith("Flipped labels")]  # its section is closed: not drawn
