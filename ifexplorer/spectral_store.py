@@ -15,8 +15,10 @@ twice its size free.
 Time estimate: EIGH_GEMM_RATIO[device] × the time of one n × n × n product, the latter from the
 device's rate on a 1024³ product measured just before (so it reflects the current load). The ratio
 is a calibrated constant (CPU: MKL's syevd on two cores took 7.4 GEMMs at n = 12,000 and 6.6 at 4,000
-in benchmarks/bench_scale.py and bench_dynamics.py; 8 keeps the estimate on the safe side; GPU: a guess
-until gpu_check.sh measures it).
+in benchmarks/bench_scale.py and bench_dynamics.py; 8 keeps the estimate on the safe side. GPU: cuSOLVER's
+syevd on one H200 took 19.7 products at n = 20,000 and 11.5 at 40,000, counted at the 1024³ product's rate, which
+is about half the large-n rate there (benchmarks/gpu_check.sh, 2026-12-04); 24 keeps it on the safe side: 12 s
+for the measured 10 s, 121 s for the measured 58 s, where the first guess, 40, said 20 s and 201 s).
 """
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ from .device import check_fits
 from .results import Progress
 
 CACHE_ENV = "IFEXPLORER_CACHE_DIR"
-EIGH_GEMM_RATIO = {"cpu": 8.0, "cuda": 40.0}
+EIGH_GEMM_RATIO = {"cpu": 8.0, "cuda": 24.0}
 TICK_SECONDS = 0.5
 COMPUTATIONS = 0  # eigendecompositions computed (not loaded) in this process, for tests and benchmarks
 
