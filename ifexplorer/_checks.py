@@ -55,6 +55,14 @@ def as_targets(y, n: int, name: str, device: torch.device, dtype: torch.dtype) -
 # `error` lets a caller raise its own ValueError subclass (the data loaders raise DataError).
 
 
+def as_vector(a, name: str) -> np.ndarray:
+    """A non-empty float64 array, flattened to 1-D (a curve's or a scatter's values; NaN allowed)."""
+    a = np.asarray(a, dtype=np.float64).ravel()
+    if a.size == 0:
+        raise ValueError(f"{name} is empty")
+    return a
+
+
 def check_int(value, name: str, *, min_val: int | None = None, max_val: int | None = None,
               allow_none: bool = False, error: type[ValueError] = ValueError) -> int | None:
     """An integer in [min_val, max_val] (a missing bound is open) as a Python int; None passes

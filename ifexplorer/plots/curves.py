@@ -14,19 +14,11 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
+from .._checks import as_vector
 from .style import MARKER_LINE, SERIES
 
 TITLE_FONT_PX = 14
 LEGEND_TEXT_PX = 220  # a legend entry's name is cut to this width (the tooltip shows it whole)
-
-
-def _vec(a, name: str) -> np.ndarray:
-    a = np.asarray(a, dtype=np.float64).ravel()
-    if a.size == 0:
-        raise ValueError(f"{name} is empty")
-    return a
 
 
 def _number(v: float) -> float | None:
@@ -55,16 +47,16 @@ def time_curves_option(times, series: dict, t: float | None, title: str, ylabel:
     line under the chart; more stand in a legend column at its right (ten class curves fit beside a half-width
     chart); both scroll when they are full.
     """
-    tt = _vec(times, "times")
+    tt = as_vector(times, "times")
     if (tt <= 0).any():
         raise ValueError("times must be > 0 on a log axis")
     lines = []
     for k, (name, values) in enumerate(series.items()):
-        v = _vec(values, name)
+        v = as_vector(values, name)
         if v.shape != tt.shape:
             raise ValueError(f"series {name!r} has {v.shape[0]} values for {tt.shape[0]} times")
         colour = (colours or {}).get(name, SERIES[k % len(SERIES)])
-        lines.append({"type": "line", "name": str(name), "showSymbol": False, "connectNulls": False,
+        lines.append({"type": "line", "name": str(name), "showSymbol": False,
                       "data": [[float(a), _number(b)] for a, b in zip(tt, v)],
                       "lineStyle": {"color": colour, "width": 2}, "itemStyle": {"color": colour}})
     if not lines:

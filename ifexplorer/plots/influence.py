@@ -7,19 +7,13 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from .._checks import as_vector
 from .style import FLIPPED, GREY, HARMFUL, HELPFUL, blank_figure
-
-
-def _vec(a, name: str) -> np.ndarray:
-    a = np.asarray(a, dtype=np.float64).ravel()
-    if a.size == 0:
-        raise ValueError(f"{name} is empty")
-    return a
 
 
 def influence_histogram(scores, n_bins: int = 60) -> go.Figure:
     """Histogram of one test point's influences (n,), helpful and harmful in their colours."""
-    s = _vec(scores, "scores")
+    s = as_vector(scores, "scores")
     fig = blank_figure("Influence of every training point on this test image", "influence I(i, x)", "training points",
                barmode="overlay")
     edges = np.histogram_bin_edges(s, bins=n_bins)
@@ -39,7 +33,7 @@ def influence_histogram(scores, n_bins: int = 60) -> go.Figure:
 
 def group_complexity_figure(complexity, mean_score) -> go.Figure:
     """The paper's Figure 5: complexity C_G of groups 1..G ordered from most harmful to most helpful."""
-    c, m = _vec(complexity, "complexity"), _vec(mean_score, "mean_score")
+    c, m = as_vector(complexity, "complexity"), as_vector(mean_score, "mean_score")
     if c.shape != m.shape:
         raise ValueError(f"complexity {c.shape} and mean_score {m.shape} must have the same length")
     groups = np.arange(1, len(c) + 1)
@@ -54,7 +48,7 @@ def group_complexity_figure(complexity, mean_score) -> go.Figure:
 def self_influence_figure(self_influence, flipped=None, top: int = 50) -> go.Figure:
     """The `top` training points by self-influence (largest first); with `flipped` given, flipped labels in orange
     and clean ones in grey, as two named traces (a legend). customdata holds the training index."""
-    s = _vec(self_influence, "self_influence")
+    s = as_vector(self_influence, "self_influence")
     order = np.argsort(-s, kind="stable")[:top]
     flip = np.zeros(len(s), bool) if flipped is None else np.asarray(flipped, bool)
     if flip.shape != s.shape:
@@ -73,7 +67,7 @@ def self_influence_figure(self_influence, flipped=None, top: int = 50) -> go.Fig
 def ihvp_scatter(exact, ihvp, indices=None) -> go.Figure:
     """IHVP influence against exact influence, one marker per training point, with y = x drawn.
     customdata holds the training index (for plotly selections)."""
-    x, y = _vec(exact, "exact"), _vec(ihvp, "ihvp")
+    x, y = as_vector(exact, "exact"), as_vector(ihvp, "ihvp")
     if x.shape != y.shape:
         raise ValueError(f"exact {x.shape} and ihvp {y.shape} must have the same length")
     idx = np.arange(len(x)) if indices is None else np.asarray(indices)
@@ -90,16 +84,16 @@ def ihvp_scatter(exact, ihvp, indices=None) -> go.Figure:
 
 def error_vs_reg_figure(regs, mean_error, median_error, lower, upper, current=None) -> go.Figure:
     """The paper's Figure 2: IHVP error rate against λ (log axis) with Theorem 3's bounds."""
-    r = _vec(regs, "regs")
+    r = as_vector(regs, "regs")
     fig = blank_figure("IHVP error rate against λ", "λ", "error rate 1 − λQ_ii", height=360)
     # the median is drawn first, wide and pale, so it stays visible where it equals the mean
-    fig.add_scatter(x=r, y=_vec(median_error, "median_error"), mode="lines", name="median",
+    fig.add_scatter(x=r, y=as_vector(median_error, "median_error"), mode="lines", name="median",
                     line=dict(color="rgba(47,111,222,0.3)", width=8))
-    fig.add_scatter(x=r, y=_vec(mean_error, "mean_error"), mode="lines+markers", name="mean over points",
+    fig.add_scatter(x=r, y=as_vector(mean_error, "mean_error"), mode="lines+markers", name="mean over points",
                     line=dict(color=HELPFUL))
-    fig.add_scatter(x=r, y=_vec(lower, "lower"), mode="lines", name="lower bound λmin/(λ+λmin)",
+    fig.add_scatter(x=r, y=as_vector(lower, "lower"), mode="lines", name="lower bound λmin/(λ+λmin)",
                     line=dict(color=HARMFUL, dash="dash"))
-    fig.add_scatter(x=r, y=_vec(upper, "upper"), mode="lines", name="upper bound λmax/(λ+λmax)",
+    fig.add_scatter(x=r, y=as_vector(upper, "upper"), mode="lines", name="upper bound λmax/(λ+λmax)",
                     line=dict(color=GREY, dash="dash"))
     if current is not None:
         fig.add_vline(x=float(current), line=dict(color=FLIPPED, width=2))
@@ -116,7 +110,7 @@ def error_vs_density_figure(log_density, error, bin_centers, bin_means, spearman
                             xlabel: str = "estimated log-density") -> go.Figure:
     """The paper's Figure 3: each training point's error rate against its density, binned means on top.
     customdata holds the training index."""
-    d, e = _vec(log_density, "log_density"), _vec(error, "error")
+    d, e = as_vector(log_density, "log_density"), as_vector(error, "error")
     if d.shape != e.shape:
         raise ValueError(f"log_density {d.shape} and error {e.shape} must have the same length")
     fig = blank_figure(f"IHVP error rate against density (Spearman ρ = {spearman:.2f})", xlabel, "error rate 1 − λQ_ii",
@@ -124,14 +118,14 @@ def error_vs_density_figure(log_density, error, bin_centers, bin_means, spearman
     fig.add_scatter(x=d, y=e, mode="markers", name="training points", customdata=np.arange(len(d)),
                     marker=dict(color=GREY, size=5, opacity=0.6),
                     hovertemplate="training #%{customdata}<br>log-density %{x:.3g}<br>error %{y:.3f}<extra></extra>")
-    fig.add_scatter(x=_vec(bin_centers, "bin_centers"), y=_vec(bin_means, "bin_means"), mode="lines+markers",
+    fig.add_scatter(x=as_vector(bin_centers, "bin_centers"), y=as_vector(bin_means, "bin_means"), mode="lines+markers",
                     name="binned mean", line=dict(color=HARMFUL, width=3))
     return fig
 
 
 def classroom_fit_figure(x, y, theta, theta_eps, point: int, eps: float) -> go.Figure:
     """theory §8: the three points, the least-squares line, and the line with point `point` up-weighted."""
-    x, y = _vec(x, "x"), _vec(y, "y")
+    x, y = as_vector(x, "x"), as_vector(y, "y")
     grid = np.array([x.min() - 0.5, x.max() + 0.5])
     fig = blank_figure("The fit", "x", "y", height=340)
     fig.add_scatter(x=grid, y=theta[0] * grid + theta[1], mode="lines", name="fit (ε = 0)",
@@ -149,7 +143,7 @@ def classroom_fit_figure(x, y, theta, theta_eps, point: int, eps: float) -> go.F
 
 def classroom_response_figure(eps_grid, thetas, tangent, eps: float) -> go.Figure:
     """θ(ε) (slope and intercept) against ε, with the tangent line at ε = 0 (the influence)."""
-    e = _vec(eps_grid, "eps_grid")
+    e = as_vector(eps_grid, "eps_grid")
     thetas, tangent = np.asarray(thetas, float), np.asarray(tangent, float)
     if thetas.shape != (len(e), 2):
         raise ValueError(f"thetas must be ({len(e)}, 2); got {thetas.shape}")
